@@ -1,0 +1,80 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Settings every SealDrop target shares: Swift 6 language mode (strict concurrency) plus
+/// upcoming features that keep dependencies and existentials explicit.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "SealDrop",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "keyholder", targets: ["keyholder"]),
+        .executable(name: "sealdrop", targets: ["sealdrop"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+    ],
+    targets: [
+        // The only bridge to C: libsodium from Debian's libsodium-dev.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        // Typed Swift API over libsodium. The only target that imports CSodium.
+        .target(name: "SealDropCrypto", dependencies: ["CSodium"], swiftSettings: strictSettings),
+        // Public-key text form, fingerprints, passphrase-protected secret key files.
+        .target(name: "SealDropKeys", dependencies: ["SealDropCrypto"], swiftSettings: strictSettings),
+        // The at-rest submission envelope (format v1) and its specification.
+        .target(name: "SealDropFormat", dependencies: ["SealDropCrypto", "SealDropKeys"], swiftSettings: strictSettings),
+        // Terminal helpers shared by the offline CLIs: error/hint messages, passphrases, escaping.
+        // The TCP protocol: bounded request framing, replies and error codes, its specification.
+        .target(
+            name: "SealDropWire",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
+        .target(name: "SealDropCLISupport", dependencies: ["SealDropKeys"], swiftSettings: strictSettings),
+
+        .executableTarget(
+            name: "keyholder",
+            dependencies: [
+                "SealDropCrypto", "SealDropKeys", "SealDropFormat", "SealDropCLISupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "sealdrop",
+            dependencies: [
+                "SealDropCrypto", "SealDropKeys", "SealDropFormat", "SealDropCLISupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(name: "SealDropCryptoTests", dependencies: ["SealDropCrypto"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SealDropWireTests",
+            dependencies: [
+                "SealDropWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "SealDropKeysTests", dependencies: ["SealDropKeys"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SealDropFormatTests",
+            dependencies: ["SealDropFormat", "SealDropKeys", "SealDropCrypto"],
+            resources: [.copy("Vectors")],
+            swiftSettings: strictSettings
+        ),
+    ]
+)
