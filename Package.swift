@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "SealDropKeys", dependencies: ["SealDropCrypto"], swiftSettings: strictSettings),
         // The at-rest submission envelope (format v1) and its specification.
         .target(name: "SealDropFormat", dependencies: ["SealDropCrypto", "SealDropKeys"], swiftSettings: strictSettings),
+        // The spool's layout and submission IDs, shared by the daemon and the keyholder (no NIO).
+        .target(name: "SealDropStore", dependencies: ["SealDropCrypto"], swiftSettings: strictSettings),
         // Terminal helpers shared by the offline CLIs: error/hint messages, passphrases, escaping.
         // The TCP protocol: bounded request framing, replies and error codes, its specification.
         .target(
@@ -44,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "keyholder",
             dependencies: [
-                "SealDropCrypto", "SealDropKeys", "SealDropFormat", "SealDropCLISupport",
+                "SealDropCrypto", "SealDropKeys", "SealDropFormat", "SealDropStore", "SealDropCLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

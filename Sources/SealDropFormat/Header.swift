@@ -1,0 +1,118 @@
+public import SealDropCrypto
+public import SealDropKeys
+
+/// One recipient entry: the key ID of a public key and the file key sealed to it.
+public struct RecipientEntry: Equatable, Sendable {
+    /// Which public key this entry is sealed to.
+    public let keyID: KeyID
+    /// `crypto_box_seal(file key, public key)`: 80 bytes.
+    public let sealedFileKey: [UInt8]
+}
+
+/// A submission's random 32-byte file key, in guarded memory. Everything else derives from it:
+/// the header MAC key and the payload stream key (`crypto_kdf`, context `SEALDROP`).
+public final class FileKey {
+    let bytes: SecureBytes
+
+    /// A fresh random file key.
+    public init() { bytes = SecureBytes.random(count: Layout.fileKeyByteCount) }
+    init(bytes: SecureBytes) { self.bytes = bytes }
+
+    var macKey: SecureBytes { KeyDerivation.derive(from: bytes, id: 1, context: "SEALDROP") }
+    var streamKey: SecureBytes { KeyDerivation.derive(from: bytes, id: 2, context: "SEALDROP") }
+}
+
+/// The header of a v1 submission (see <doc:FormatV1>). Parsing it needs no key; verifying its
+/// MAC needs the file key, which ``unwrapFileKey(with:)`` does in one step.
+public struct EnvelopeHeader: Sendable {
+    /// Always 1 for headers this build parses.
+    public let version: UInt8
+    /// Plaintext bytes of the metadata chunk.
+    public let metadataLength: Int
+    /// The recipients, in file order.
+    public let recipients: [RecipientEntry]
+    /// The exact header bytes, MAC included.
+    public let bytes: [UInt8]
+
+    /// The key IDs the submission is sealed to.
+    public var keyIDs: [KeyID] { recipients.map(\.keyID) }
+
+    /// Builds and MACs a header sealing `fileKey` to each recipient.
+    public static func make(fileKey: FileKey, recipients: [PublicKey], metadataLength: Int) throws(EnvelopeError) -> EnvelopeHeader {
+        guard (1...Layout.maxRecipients).contains(recipients.count) else { throw .badRecipientCount(recipients.count) }
+        var bytes = Layout.magic + [Layout.version, UInt8(recipients.count)] + bigEndian32(UInt32(metadataLength))
+        var entries: [RecipientEntry] = []
+        for recipient in recipients {
+            let sealed: [UInt8]
+            do { sealed = try SealedBox.seal(fileKey.bytes, to: recipient) } catch { throw .malformedHeader("a recipient key is unusable") }
+            let entry = RecipientEntry(keyID: recipient.keyID, sealedFileKey: sealed)
+            bytes += entry.keyID.bytes + entry.sealedFileKey
+            entries.append(entry)
+        }
+        bytes += BLAKE2b.mac(bytes, key: fileKey.macKey)
+        return EnvelopeHeader(version: Layout.version, metadataLength: metadataLength, recipients: entries, bytes: bytes)
+    }
+
+    /// Parses a header from the first bytes of a submission. Returns nil when `prefix` is too
+    /// short to hold the whole header yet (give it more bytes); throws when the bytes can never
+    /// start a valid header. Reads at most ``Layout/maxHeaderByteCount`` bytes.
+    public static func parse(prefix: some Collection<UInt8>) throws(EnvelopeError) -> EnvelopeHeader? {
+        let head = Array(prefix.prefix(Layout.maxHeaderByteCount))
+        let magicCount = Swift.min(head.count, Layout.magic.count)
+        guard head.prefix(magicCount).elementsEqual(Layout.magic.prefix(magicCount)) else { throw .notASubmission }
+        guard head.count >= Layout.fixedHeaderByteCount else { return nil }
+        guard head[8] == Layout.version else { throw .unsupportedVersion(head[8]) }
+        let count = Int(head[9])
+        guard (1...Layout.maxRecipients).contains(count) else {
+            throw .malformedHeader("recipient count \(count) is outside 1...\(Layout.maxRecipients)")
+        }
+        let metadataLength = Int(head[10...13].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        guard metadataLength >= Layout.metadataBlockByteCount, metadataLength <= Layout.maxMetadataByteCount,
+              metadataLength % Layout.metadataBlockByteCount == 0 else {
+            throw .malformedHeader("metadata length \(metadataLength) is not a multiple of 4096 in 4096...65536")
+        }
+        let total = Layout.headerByteCount(recipients: count)
+        guard head.count >= total else { return nil }
+        var entries: [RecipientEntry] = []
+        var offset = Layout.fixedHeaderByteCount
+        for _ in 0..<count {
+            let keyID = KeyID(bytes: Array(head[offset..<offset + KeyID.byteCount]))
+            let sealed = Array(head[offset + KeyID.byteCount..<offset + Layout.recipientEntryByteCount])
+            entries.append(RecipientEntry(keyID: keyID, sealedFileKey: sealed))
+            offset += Layout.recipientEntryByteCount
+        }
+        return EnvelopeHeader(version: head[8], metadataLength: metadataLength, recipients: entries, bytes: Array(head[0..<total]))
+    }
+
+    /// Finds the entry for `key`, opens the file key and verifies the header MAC with it.
+    /// Throws ``EnvelopeError/noMatchingKey(_:)`` when the key is not a recipient.
+    public func unwrapFileKey(with key: SecretKey) throws(EnvelopeError) -> FileKey {
+        try unwrapFileKey(withAnyOf: [key]).fileKey
+    }
+
+    /// Like ``unwrapFileKey(with:)`` for a set of keys: the key ID picks the key, no trial
+    /// decryption. Returns the key that opened it.
+    public func unwrapFileKey(withAnyOf keys: [SecretKey]) throws(EnvelopeError) -> (fileKey: FileKey, key: SecretKey) {
+        for entry in recipients {
+            guard let key = keys.first(where: { $0.publicKey.keyID == entry.keyID }) else { continue }
+            let opened: SecureBytes
+            do { opened = try SealedBox.open(entry.sealedFileKey, with: key) } catch { throw .fileKeyUnwrapFailed(entry.keyID) }
+            guard opened.count == Layout.fileKeyByteCount else { throw .fileKeyUnwrapFailed(entry.keyID) }
+            let fileKey = FileKey(bytes: opened)
+            try verifyMAC(with: fileKey)
+            return (fileKey, key)
+        }
+        throw .noMatchingKey(keyIDs)
+    }
+
+    /// Checks the header MAC under `fileKey` in constant time.
+    public func verifyMAC(with fileKey: FileKey) throws(EnvelopeError) {
+        let macStart = bytes.count - Layout.macByteCount
+        let expected = BLAKE2b.mac(Array(bytes[..<macStart]), key: fileKey.macKey)
+        guard constantTimeEqual(expected, Array(bytes[macStart...])) else { throw .headerMACMismatch }
+    }
+}
+
+func bigEndian32(_ value: UInt32) -> [UInt8] {
+    [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
+}
