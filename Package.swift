@@ -14,10 +14,14 @@ let package = Package(
     products: [
         .executable(name: "keyholder", targets: ["keyholder"]),
         .executable(name: "sealdrop", targets: ["sealdrop"]),
+        .executable(name: "sealdropd", targets: ["sealdropd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
     ],
     targets: [
         // The only bridge to C: libsodium from Debian's libsodium-dev.
@@ -43,6 +47,28 @@ let package = Package(
         ),
         .target(name: "SealDropCLISupport", dependencies: ["SealDropKeys"], swiftSettings: strictSettings),
 
+        // The daemon as a Service: accept loop, limits, sealing writer, spool commit, config.
+        .target(
+            name: "SealDropServer",
+            dependencies: [
+                "SealDropWire", "SealDropFormat", "SealDropKeys", "SealDropStore", "SealDropCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "sealdropd",
+            dependencies: [
+                "SealDropServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "keyholder",
             dependencies: [
@@ -60,6 +86,26 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Helpers for tests that run the real binaries: paths, processes, temp folders, keys.
+        .target(
+            name: "SealDropTestSupport",
+            dependencies: ["SealDropKeys", "SealDropCrypto"],
+            path: "Tests/SealDropTestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SealDropServerTests",
+            dependencies: [
+                "SealDropServer", "SealDropWire", "SealDropFormat", "SealDropKeys", "SealDropStore", "SealDropTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["SealDropFormat", "SealDropKeys", "SealDropStore", "SealDropTestSupport"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "SealDropCryptoTests", dependencies: ["SealDropCrypto"], swiftSettings: strictSettings),
         .testTarget(
             name: "SealDropWireTests",
