@@ -1,5 +1,5 @@
 public import Foundation
-public import SealDropCrypto
+import SealDropCrypto
 import SealDropKeys
 
 /// Where `swift build` put the products: the folder that holds the test bundle.
