@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+public import SealDropCrypto
+public import SealDropKeys
+
+/// Reading secret key files the way ssh reads private keys: refused when another user owns
+/// them or when group or others may read or write them.
+public enum SecretKeyFiles {
+    /// Parses a secret key file after checking its owner and mode.
+    public static func read(_ path: String) throws(CLIError) -> KeyFile {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw CLIError("cannot read key file \(path): \(errnoText())", hint: "check the path given with --key")
+        }
+        guard info.st_uid == geteuid() else {
+            throw CLIError("key file \(path) is owned by another user", hint: "a secret key must belong to whoever uses it: chown it to yourself")
+        }
+        guard info.st_mode & 0o077 == 0 else {
+            let mode = String(info.st_mode & 0o777, radix: 8)
+            throw CLIError("key file \(path) is accessible by others (mode \(mode))", hint: "run: chmod 600 \(path)")
+        }
+        var bytes = try readSmallFile(path, limit: 64 * 1024)
+        defer { secureZero(&bytes) }
+        do {
+            return try KeyFile(text: String(decoding: bytes, as: UTF8.self))
+        } catch .unsupportedVersion(let tag) {
+            throw CLIError("key file \(path) has an unknown format (\(tag))", hint: "it was written by a newer SealDrop")
+        } catch .unacceptableLimits {
+            throw CLIError("key file \(path) asks for Argon2id limits outside what SealDrop accepts", hint: "the file is corrupt or was not made by keyholder")
+        } catch {
+            throw CLIError("\(path) is not a SealDrop secret key file, or it is corrupt", hint: "keyholder keygen writes key files; a public key (sealdrop1…) cannot decrypt")
+        }
+    }
+
+    /// Unlocks a key file with a passphrase, turning a wrong passphrase into its own message.
+    public static func unlock(_ file: KeyFile, path: String, passphrase: SecureBytes) throws(CLIError) -> SecretKey {
+        do {
+            return try file.unlock(passphrase: passphrase)
+        } catch .wrongPassphrase {
+            throw CLIError("wrong passphrase for key file \(path) (key ID \(file.publicKey.keyID))", hint: "check the passphrase; its file's first line is used, without the newline")
+        } catch {
+            throw CLIError("key file \(path) is corrupt: its secret and public key do not match", hint: "restore the key file from a backup")
+        }
+    }
+
+    /// Creates a new secret key file: `O_EXCL` (never replaces anything), `O_NOFOLLOW`,
+    /// mode 0600 whatever the umask, synced to disk with its folder.
+    public static func create(_ path: String, contents: String) throws(CLIError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            if errno == EEXIST { throw CLIError("\(path) already exists", hint: "SealDrop never overwrites a key file; choose another name") }
+            throw CLIError("cannot create key file \(path): \(errnoText())")
+        }
+        defer { close(fd) }
+        fchmod(fd, 0o600)
+        var bytes = Array(contents.utf8)
+        defer { secureZero(&bytes) }
+        do throws(CLIError) {
+            try writeAll(fd, bytes)
+            guard fsync(fd) == 0 else { throw CLIError("cannot sync key file \(path): \(errnoText())") }
+        } catch {
+            unlink(path)
+            throw error
+        }
+        syncParentFolder(of: path)
+    }
+}
+
+/// fsyncs the folder holding `path`, so a new name in it survives a crash.
+public func syncParentFolder(of path: String) {
+    let slash = path.lastIndex(of: "/")
+    let folder = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+    let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else { return }
+    fsync(fd)
+    close(fd)
+}

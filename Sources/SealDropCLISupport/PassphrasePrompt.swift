@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+public import SealDropCrypto
+import SealDropKeys
+
+/// Where passphrases come from: a passphrase file (`--passphrase-file`), else the terminal
+/// without echo. Never from an argument or the environment, which other users can read.
+public enum PassphraseInput {
+    /// The first line of `path`, newline stripped; empty is refused.
+    public static func fromFile(_ path: String) throws(CLIError) -> SecureBytes {
+        var contents = try readSmallFile(path, limit: 64 * 1024)
+        defer { secureZero(&contents) }
+        do {
+            return try contents.withUnsafeBytes { bytes throws(PassphraseError) in try Passphrase.fromFileContents(bytes) }
+        } catch {
+            throw CLIError("the passphrase file \(path) starts with an empty line", hint: "put the passphrase on the first line")
+        }
+    }
+
+    /// Asks on the terminal (`/dev/tty`) without echo. With `confirm`, asks twice and insists
+    /// both match.
+    public static func fromTerminal(prompt: String, confirm: Bool = false) throws(CLIError) -> SecureBytes {
+        let tty = open("/dev/tty", O_RDWR | O_CLOEXEC)
+        guard tty >= 0 else {
+            throw CLIError("no terminal to ask for the passphrase", hint: "use --passphrase-file FILE (the passphrase is its first line)")
+        }
+        defer { close(tty) }
+        let first = try ask(tty: tty, prompt: prompt)
+        guard first.count > 0 else { throw CLIError("an empty passphrase protects nothing", hint: "choose a long passphrase") }
+        if confirm {
+            let second = try ask(tty: tty, prompt: "Repeat the passphrase: ")
+            guard first.constantTimeEquals(second) else { throw CLIError("the passphrases do not match", hint: "run the command again") }
+        }
+        return first
+    }
+
+    private static func ask(tty: Int32, prompt: String) throws(CLIError) -> SecureBytes {
+        var original = termios()
+        guard tcgetattr(tty, &original) == 0 else { throw CLIError("cannot read from the terminal: \(errnoText())") }
+        var silent = original
+        silent.c_lflag &= ~tcflag_t(ECHO)
+        silent.c_lflag |= tcflag_t(ECHONL)
+        _ = prompt.withCString { write(tty, $0, strlen($0)) }
+        tcsetattr(tty, TCSAFLUSH, &silent)
+        defer { tcsetattr(tty, TCSAFLUSH, &original) }
+        let line = SecureBytes(count: 1024)
+        var length = 0
+        var byte: UInt8 = 0
+        while read(tty, &byte, 1) == 1, byte != UInt8(ascii: "\n") {
+            if length < line.count { line.withUnsafeMutableBytes { $0[length] = byte }; length += 1 }
+        }
+        byte = 0
+        if length > 0, line.withUnsafeBytes({ $0[length - 1] }) == UInt8(ascii: "\r") { length -= 1 }
+        let result = line.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+        return result
+    }
+}

@@ -1,0 +1,141 @@
+import ArgumentParser
+import Foundation
+import SealDropCLISupport
+import SealDropCrypto
+import SealDropFormat
+import SealDropKeys
+
+struct Seal: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Seal a file to the newsroom's public keys.",
+        discussion: """
+        The output can be opened only with a recipient's secret key. It records the file's base \
+        name (unless --name replaces it or --no-name omits it), its size, the time, and an \
+        optional message, all inside the encryption; its length is padded. An existing output \
+        file is never overwritten; the output appears under its name only once complete.
+        """
+    )
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("A newsroom public key (sealdrop1…); repeat for several.", valueName: "pubkey"))
+    var recipient: [String] = []
+
+    @Option(help: ArgumentHelp("A file of public keys, one per line ('#' starts a comment).", valueName: "file"))
+    var recipientsFile: String?
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the sealed file ('-' for standard output, never a terminal).", valueName: "out"))
+    var output: String
+
+    @Option(help: ArgumentHelp("Record this name instead of the file's own.", valueName: "name"))
+    var name: String?
+
+    @Flag(help: "Record no file name at all.")
+    var noName = false
+
+    @Option(help: ArgumentHelp("Record this media type, e.g. application/pdf.", valueName: "type"))
+    var type: String?
+
+    @Option(help: ArgumentHelp("A short message for the newsroom, sealed with the file.", valueName: "text"))
+    var message: String?
+
+    @Argument(help: ArgumentHelp("The file to seal ('-' reads standard input).", valueName: "file"))
+    var file: String
+
+    func validate() throws {
+        if noName && name != nil { throw ValidationError("--name and --no-name contradict each other") }
+        if recipient.isEmpty && recipientsFile == nil { throw ValidationError("give at least one --recipient or a --recipients-file") }
+    }
+
+    func run() throws {
+        try reportingErrors { () throws(CLIError) in
+            let recipients = try loadRecipients()
+            let input = try FileReader(path: file)
+            let recordedName: String? = noName ? nil : (name ?? (file == "-" ? nil : (file as NSString).lastPathComponent))
+            let metadata = Metadata(name: recordedName, mediaType: type, size: input.regularFileSize(), message: message, sealedBy: .source)
+            let writer: EnvelopeWriter
+            do throws(EnvelopeError) { writer = try EnvelopeWriter(recipients: recipients, metadata: metadata) } catch {
+                throw CLIError(error.description, hint: "shorten the message or the name")
+            }
+            if output == "-" {
+                guard !isTerminal(1) else {
+                    throw CLIError("refusing to write a sealed file to a terminal", hint: "redirect standard output, or use --output FILE")
+                }
+                try seal(input, with: writer, to: 1)
+                return
+            }
+            try refuseSameFile(input)
+            let path = URL(fileURLWithPath: output)
+            if FileManager.default.fileExists(atPath: output) || (try? FileManager.default.destinationOfSymbolicLink(atPath: output)) != nil {
+                throw CLIError("\(escapeForDisplay(output)) already exists", hint: "sealdrop never overwrites a file; choose another --output")
+            }
+            let folder = try OutputFolder(path: path.deletingLastPathComponent().path)
+            let (temporary, fd) = try folder.createTemporaryFile()
+            do throws(CLIError) {
+                try seal(input, with: writer, to: fd)
+                guard fsync(fd) == 0 else { throw CLIError("cannot sync \(escapeForDisplay(output)): \(errnoText())") }
+                close(fd)
+                guard linkat(folder.fd, temporary, folder.fd, path.lastPathComponent, 0) == 0 else {
+                    throw CLIError("cannot create \(escapeForDisplay(output)): \(errnoText())", hint: "sealdrop never overwrites a file; choose another --output")
+                }
+                folder.remove(temporary)
+                fsync(folder.fd)
+            } catch {
+                close(fd)
+                folder.remove(temporary)
+                throw error
+            }
+            diagnostics.note("sealed \(writer.contentByteCount) bytes to \(recipients.count) recipient(s) (key ID \(recipients.map { $0.keyID.description }.joined(separator: ", "))) into \(escapeForDisplay(output))")
+        }
+    }
+
+    private func loadRecipients() throws(CLIError) -> [PublicKey] {
+        var keys: [PublicKey] = []
+        for text in recipient {
+            do { keys.append(try PublicKey(text: text)) } catch {
+                throw CLIError("--recipient \(escapeForDisplay(String(text.prefix(80)))): \(error)", hint: "copy the newsroom's public key again, exactly as published")
+            }
+        }
+        if let recipientsFile {
+            let bytes = try readSmallFile(recipientsFile)
+            do { keys += try Recipients.parse(String(decoding: bytes, as: UTF8.self)) } catch {
+                throw CLIError("\(escapeForDisplay(recipientsFile)): \(error)", hint: "one public key (sealdrop1…) per line; '#' starts a comment")
+            }
+        }
+        var unique: [PublicKey] = []
+        for key in keys where !unique.contains(key) { unique.append(key) }
+        guard unique.count <= Layout.maxRecipients else {
+            throw CLIError("too many recipients (\(unique.count); at most \(Layout.maxRecipients))")
+        }
+        return unique
+    }
+
+    private func refuseSameFile(_ input: FileReader) throws(CLIError) {
+        var info = stat()
+        guard let source = input.identity(), stat(output, &info) == 0 else { return }
+        if UInt64(info.st_dev) == source.device && UInt64(info.st_ino) == source.inode {
+            throw CLIError("the output is the input file itself", hint: "choose another --output")
+        }
+    }
+
+    /// Streams `input` through the writer into `fd`, 1 MiB at a time.
+    private func seal(_ input: FileReader, with writer: EnvelopeWriter, to fd: Int32) throws(CLIError) {
+        try writeAll(fd, writer.prefix)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        defer { secureZero(&buffer) }
+        do {
+            while true {
+                let n = try buffer.withUnsafeMutableBytes { try input.read(into: $0) }
+                if n == 0 { break }
+                try buffer.withUnsafeBytes { chunk in
+                    try writer.append(UnsafeRawBufferPointer(rebasing: chunk[..<n])) { sealed in try writeAll(fd, sealed) }
+                }
+            }
+            try writer.finish { sealed in try writeAll(fd, sealed) }
+        } catch let error as CLIError {
+            throw error
+        } catch let error as EnvelopeError {
+            throw CLIError(error.description, hint: "do not change the file while it is being sealed")
+        } catch {
+            throw CLIError("\(error)")
+        }
+    }
+}
