@@ -106,6 +106,13 @@ let package = Package(
             dependencies: ["SealDropFormat", "SealDropKeys", "SealDropStore", "SealDropTestSupport"],
             swiftSettings: strictSettings
         ),
+        // Writes the committed format test vectors (run by hand: see its first line).
+        .executableTarget(
+            name: "MakeVectors",
+            dependencies: ["SealDropFormat", "SealDropKeys", "SealDropCrypto"],
+            path: "Tests/MakeVectors",
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "SealDropCryptoTests", dependencies: ["SealDropCrypto"], swiftSettings: strictSettings),
         .testTarget(
             name: "SealDropWireTests",

@@ -52,13 +52,16 @@ public final class EnvelopeReader<Source: ByteSource> {
     /// Continues from a header already read from `remaining` (which is positioned just after it).
     public init(header: EnvelopeHeader, remaining: Source, keys: [SecretKey]) throws {
         self.header = header
-        let (fileKey, key) = try header.unwrapFileKey(withAnyOf: keys)
-        openedWith = key
         var input = remaining
         var streamHeader = [UInt8](repeating: 0, count: Layout.streamHeaderByteCount)
         let got = try streamHeader.withUnsafeMutableBytes { try input.readFully(into: $0) }
         source = input
+        guard header.keyIDs.contains(where: { id in keys.contains { $0.publicKey.keyID == id } }) else {
+            throw EnvelopeError.noMatchingKey(header.keyIDs)
+        }
         guard got == streamHeader.count else { throw EnvelopeError.truncated }
+        let (fileKey, key) = try header.unwrapFileKey(withAnyOf: keys, streamHeader: streamHeader)
+        openedWith = key
         do { puller = try SecretStreamPuller(key: fileKey.streamKey, header: streamHeader) } catch {
             throw EnvelopeError.chunkAuthenticationFailed(chunk: 0)
         }

@@ -29,8 +29,8 @@ public final class EnvelopeWriter {
         let json = try metadata.encoded()
         let metadataLength = Self.metadataChunkLength(forJSONByteCount: json.count)
         guard metadataLength <= Layout.maxMetadataByteCount else { throw .metadataTooLarge(json.count) }
-        header = try EnvelopeHeader.make(fileKey: fileKey, recipients: recipients, metadataLength: metadataLength)
         do { pusher = try SecretStreamPusher(key: fileKey.streamKey) } catch { throw .malformedHeader("stream key") }
+        header = try EnvelopeHeader.make(fileKey: fileKey, recipients: recipients, metadataLength: metadataLength, streamHeader: pusher.header)
         declaredSize = metadata.size
 
         let metadataChunk = SecureBytes(count: metadataLength)

@@ -16,10 +16,10 @@ public final class FileKey {
 
     /// A fresh random file key.
     public init() { bytes = SecureBytes.random(count: Layout.fileKeyByteCount) }
-    init(bytes: SecureBytes) { self.bytes = bytes }
+    package init(bytes: SecureBytes) { self.bytes = bytes }
 
-    var macKey: SecureBytes { KeyDerivation.derive(from: bytes, id: 1, context: "SEALDROP") }
-    var streamKey: SecureBytes { KeyDerivation.derive(from: bytes, id: 2, context: "SEALDROP") }
+    package var macKey: SecureBytes { KeyDerivation.derive(from: bytes, id: 1, context: "SEALDROP") }
+    package var streamKey: SecureBytes { KeyDerivation.derive(from: bytes, id: 2, context: "SEALDROP") }
 }
 
 /// The header of a v1 submission (see <doc:FormatV1>). Parsing it needs no key; verifying its
@@ -37,8 +37,9 @@ public struct EnvelopeHeader: Sendable {
     /// The key IDs the submission is sealed to.
     public var keyIDs: [KeyID] { recipients.map(\.keyID) }
 
-    /// Builds and MACs a header sealing `fileKey` to each recipient.
-    public static func make(fileKey: FileKey, recipients: [PublicKey], metadataLength: Int) throws(EnvelopeError) -> EnvelopeHeader {
+    /// Builds and MACs a header sealing `fileKey` to each recipient. The MAC also covers the
+    /// payload's 24-byte `streamHeader`, which binds header and payload together.
+    public static func make(fileKey: FileKey, recipients: [PublicKey], metadataLength: Int, streamHeader: [UInt8]) throws(EnvelopeError) -> EnvelopeHeader {
         guard (1...Layout.maxRecipients).contains(recipients.count) else { throw .badRecipientCount(recipients.count) }
         var bytes = Layout.magic + [Layout.version, UInt8(recipients.count)] + bigEndian32(UInt32(metadataLength))
         var entries: [RecipientEntry] = []
@@ -49,7 +50,7 @@ public struct EnvelopeHeader: Sendable {
             bytes += entry.keyID.bytes + entry.sealedFileKey
             entries.append(entry)
         }
-        bytes += BLAKE2b.mac(bytes, key: fileKey.macKey)
+        bytes += BLAKE2b.mac(bytes + streamHeader, key: fileKey.macKey)
         return EnvelopeHeader(version: Layout.version, metadataLength: metadataLength, recipients: entries, bytes: bytes)
     }
 
@@ -84,35 +85,31 @@ public struct EnvelopeHeader: Sendable {
         return EnvelopeHeader(version: head[8], metadataLength: metadataLength, recipients: entries, bytes: Array(head[0..<total]))
     }
 
-    /// Finds the entry for `key`, opens the file key and verifies the header MAC with it.
-    /// Throws ``EnvelopeError/noMatchingKey(_:)`` when the key is not a recipient.
-    public func unwrapFileKey(with key: SecretKey) throws(EnvelopeError) -> FileKey {
-        try unwrapFileKey(withAnyOf: [key]).fileKey
-    }
-
-    /// Like ``unwrapFileKey(with:)`` for a set of keys: the key ID picks the key, no trial
-    /// decryption. Returns the key that opened it.
-    public func unwrapFileKey(withAnyOf keys: [SecretKey]) throws(EnvelopeError) -> (fileKey: FileKey, key: SecretKey) {
+    /// Finds the entry for one of `keys` by key ID (no trial decryption), opens the file key
+    /// and verifies the header MAC over the header and the payload's `streamHeader`. Returns
+    /// the file key and the key that opened it; throws ``EnvelopeError/noMatchingKey(_:)`` when
+    /// none of the keys is a recipient.
+    public func unwrapFileKey(withAnyOf keys: [SecretKey], streamHeader: [UInt8]) throws(EnvelopeError) -> (fileKey: FileKey, key: SecretKey) {
         for entry in recipients {
             guard let key = keys.first(where: { $0.publicKey.keyID == entry.keyID }) else { continue }
             let opened: SecureBytes
             do { opened = try SealedBox.open(entry.sealedFileKey, with: key) } catch { throw .fileKeyUnwrapFailed(entry.keyID) }
             guard opened.count == Layout.fileKeyByteCount else { throw .fileKeyUnwrapFailed(entry.keyID) }
             let fileKey = FileKey(bytes: opened)
-            try verifyMAC(with: fileKey)
+            try verifyMAC(with: fileKey, streamHeader: streamHeader)
             return (fileKey, key)
         }
         throw .noMatchingKey(keyIDs)
     }
 
     /// Checks the header MAC under `fileKey` in constant time.
-    public func verifyMAC(with fileKey: FileKey) throws(EnvelopeError) {
+    public func verifyMAC(with fileKey: FileKey, streamHeader: [UInt8]) throws(EnvelopeError) {
         let macStart = bytes.count - Layout.macByteCount
-        let expected = BLAKE2b.mac(Array(bytes[..<macStart]), key: fileKey.macKey)
+        let expected = BLAKE2b.mac(Array(bytes[..<macStart]) + streamHeader, key: fileKey.macKey)
         guard constantTimeEqual(expected, Array(bytes[macStart...])) else { throw .headerMACMismatch }
     }
 }
 
-func bigEndian32(_ value: UInt32) -> [UInt8] {
+package func bigEndian32(_ value: UInt32) -> [UInt8] {
     [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
 }

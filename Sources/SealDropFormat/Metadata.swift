@@ -40,7 +40,7 @@ public struct Metadata: Codable, Equatable, Sendable {
     }
 
     /// The JSON text stored in the metadata chunk (keys sorted, no white space).
-    func encoded() throws(EnvelopeError) -> [UInt8] {
+    package func encoded() throws(EnvelopeError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601

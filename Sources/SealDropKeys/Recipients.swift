@@ -7,6 +7,12 @@ public struct RecipientsParseError: Error, Equatable, Sendable, CustomStringConv
     /// What is wrong with that line.
     public let problem: PublicKeyParseError
 
+    /// A refusal of `line` for `problem`.
+    public init(line: Int, problem: PublicKeyParseError) {
+        self.line = line
+        self.problem = problem
+    }
+
     public var description: String { "line \(line): \(problem)" }
 }
 

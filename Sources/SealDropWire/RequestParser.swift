@@ -40,12 +40,6 @@ struct RequestParser: Sendable {
         }
     }
 
-    /// Whether ``RequestPart/end`` has been produced.
-    var isComplete: Bool {
-        if case .done = self.state { return true }
-        return false
-    }
-
     /// Decodes the next part from `buffer`, consuming its bytes.
     ///
     /// - Returns: The next part, or `nil` when more bytes are needed (or, after the end, when

@@ -56,7 +56,35 @@ struct RequestFuzzer {
         }
     }
 
+    /// A request without deliberate mistakes: any verb, line ends, known and unknown headers
+    /// in any case, UTF-8 values, and an exact body.
+    mutating func validRequest() -> [UInt8] {
+        let verb = self.pick(Verb.allCases)
+        let declared = verb.takesBody ? Int.random(in: 0...300, using: &self.rng) : 0
+        var bytes = "SEALDROP/1 \(verb.rawValue)".bytes
+        if verb.takesBody {
+            bytes += " \(declared)".bytes
+        }
+        bytes += self.pick(["\n".bytes, "\r\n".bytes])
+        var names = ["Name", "Message", "Type", "X-Foo", "X-Bar"].filter { _ in self.chance(50) }
+        names.shuffle(using: &self.rng)
+        for name in names {
+            let spelled = self.chance(50) ? name : name.uppercased()
+            let value = self.pick(["leak.pdf", " \t padded \t ", "Überweisung 日本語 📄", "", "a\tb"])
+            bytes += "\(spelled):\(value)".bytes + self.pick(["\n".bytes, "\r\n".bytes])
+        }
+        bytes += self.pick(["\n".bytes, "\r\n".bytes])
+        return bytes + self.randomBytes(declared)
+    }
+
     mutating func request() -> [UInt8] {
+        if self.chance(30) {
+            var bytes = self.validRequest()
+            if self.chance(20) {
+                self.mutate(&bytes)
+            }
+            return bytes
+        }
         let (line, declared) = self.requestLine()
         var bytes = line
         for _ in 0..<Int.random(in: 0...6, using: &self.rng) {
@@ -126,7 +154,7 @@ struct FuzzTests {
             }
         }
         // The generator reaches the success path and every refusal the decoder can make.
-        #expect(completed > 100)
+        #expect(completed > 500)
         #expect(seenCodes == decoderCodes)
     }
 
