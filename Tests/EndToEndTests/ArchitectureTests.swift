@@ -1,0 +1,47 @@
+import Foundation
+import SealDropTestSupport
+import Testing
+
+/// The module boundaries the design promises, checked on the sources and the built binaries.
+@Suite("Architecture")
+struct ArchitectureTests {
+    static let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Sources")
+
+    /// Every Swift file under Sources whose text contains `needle`, relative to Sources.
+    func files(containing needle: String) throws -> [String] {
+        let enumerator = FileManager.default.enumerator(atPath: Self.sources.path)!
+        return try enumerator.compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") }.filter {
+            try String(contentsOf: Self.sources.appendingPathComponent($0), encoding: .utf8).contains(needle)
+        }
+    }
+
+    @Test("only SealDropCrypto imports CSodium")
+    func onlyCryptoImportsSodium() throws {
+        let importers = try files(containing: "import CSodium")
+        #expect(!importers.isEmpty)
+        #expect(importers.allSatisfy { $0.hasPrefix("SealDropCrypto/") }, "\(importers)")
+    }
+
+    @Test("keyholder and sealdrop neither import nor link NIO")
+    func offlineToolsHaveNoNetworkStack() throws {
+        #expect(try files(containing: "import NIO").filter { $0.hasPrefix("keyholder/") || $0.hasPrefix("sealdrop/") }.isEmpty)
+        for tool in ["keyholder", "sealdrop"] {
+            let symbols = try runProcess("/usr/bin/env", ["nm", "-C", TestBinaries.path(tool)])
+            #expect(symbols.status == 0)
+            #expect(symbols.stdout.contains("SealDropFormat"))  // the check sees real symbols
+            #expect(!symbols.stdout.contains("NIOCore"), "\(tool) links NIO")
+            let libraries = try runProcess("/usr/bin/env", ["ldd", TestBinaries.path(tool)])
+            #expect(!libraries.stdout.lowercased().contains("nio"))
+        }
+    }
+
+    @Test("the daemon never sees a secret key: SealDropServer does not use key files")
+    func daemonHasNoSecretKeys() throws {
+        let uses = try files(containing: "KeyFile").filter { $0.hasPrefix("SealDropServer/") || $0.hasPrefix("sealdropd/") }
+        #expect(uses.allSatisfy { path in
+            (try? String(contentsOf: Self.sources.appendingPathComponent(path), encoding: .utf8))?
+                .contains("unlock(") == false
+        }, "\(uses)")
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import SealDropKeys
+import SealDropTestSupport
+import Testing
+
+/// keygen → seal → decrypt through the real binaries, as a newsroom and a source would run them.
+@Suite("CLI round trips")
+struct CLIRoundTripTests {
+    let sealdrop = TestBinaries.path("sealdrop")
+    let keyholder = TestBinaries.path("keyholder")
+
+    @Test("keygen writes a 0600 key file and prints the public key last, after '#' lines")
+    func keygen() throws {
+        let dir = try TemporaryDirectory()
+        let key = try TestKey.make(in: dir)
+        let mode = try FileManager.default.attributesOfItem(atPath: key.keyPath)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let pubkey = try runProcess(keyholder, ["pubkey", key.keyPath])
+        #expect(pubkey.status == 0)
+        #expect(pubkey.stdout == key.publicKeyText + "\n")
+        // keygen never replaces an existing file.
+        let again = try runProcess(keyholder, ["keygen", "--output", key.keyPath, "--passphrase-file", key.passphrasePath])
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("keyholder: error: \(key.keyPath) already exists"))
+        #expect(again.stderr.contains("keyholder: hint:"))
+    }
+
+    @Test("an empty passphrase file is refused", arguments: ["", "\n", "\nsecond line"])
+    func emptyPassphrase(contents: String) throws {
+        let dir = try TemporaryDirectory()
+        try Data(contents.utf8).write(to: URL(fileURLWithPath: dir.file("pass")))
+        let result = try runProcess(keyholder, ["keygen", "--output", dir.file("k.key"), "--passphrase-file", dir.file("pass")])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("empty line"))
+        #expect(!FileManager.default.fileExists(atPath: dir.file("k.key")))
+    }
+
+    @Test("seal then decrypt gives identical bytes, under the original name", arguments: [0, 1, 65_532, 1 << 20])
+    func roundTrip(size: Int) throws {
+        let dir = try TemporaryDirectory()
+        let key = try TestKey.make(in: dir)
+        let content = Data(testBytes(count: size))
+        try content.write(to: URL(fileURLWithPath: dir.file("report.pdf")))
+        let seal = try runProcess(sealdrop, ["seal", "--recipient", key.publicKeyText, "--output", dir.file("s.sealdrop"), dir.file("report.pdf")])
+        #expect(seal.status == 0, "\(seal.stderr)")
+        let open = try runProcess(keyholder, ["decrypt", "--key", key.keyPath, "--passphrase-file", key.passphrasePath, "--out", dir.file("out"), dir.file("s.sealdrop")])
+        #expect(open.status == 0, "\(open.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("out/report.pdf"))) == content)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("out")) == ["report.pdf"])
+    }
+
+    @Test("standard input, --name, --no-name and a second decrypt of the same submission")
+    func namesAndStdin() throws {
+        let dir = try TemporaryDirectory()
+        let key = try TestKey.make(in: dir)
+        let content = Data("from stdin".utf8)
+        let named = try runProcess(sealdrop, ["seal", "-r", key.publicKeyText, "--name", "chosen.txt", "-o", dir.file("a.sealdrop"), "-"], stdin: content)
+        #expect(named.status == 0)
+        try content.write(to: URL(fileURLWithPath: dir.file("telling-name.txt")))
+        let unnamed = try runProcess(sealdrop, ["seal", "-r", key.publicKeyText, "--no-name", "-o", dir.file("b.sealdrop"), dir.file("telling-name.txt")])
+        #expect(unnamed.status == 0)
+        let args = ["decrypt", "--key", key.keyPath, "--passphrase-file", key.passphrasePath, "--out", dir.file("out")]
+        #expect(try runProcess(keyholder, args + [dir.file("a.sealdrop"), dir.file("b.sealdrop"), dir.file("a.sealdrop")]).status == 0)
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.file("out")).sorted()
+        // The unnamed one falls back to its file's stem; the repeat gets a suffix, never an overwrite.
+        #expect(names == ["b", "chosen (1).txt", "chosen.txt"])
+        #expect(!(try String(contentsOfFile: dir.file("b.sealdrop"), encoding: .isoLatin1)).contains("telling-name"))
+    }
+
+    @Test("sealdrop refuses a bad recipient, a secret key as recipient, an existing output and its own input")
+    func sealRefusals() throws {
+        let dir = try TemporaryDirectory()
+        let key = try TestKey.make(in: dir)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: dir.file("in.txt")))
+        var typo = Array(key.publicKeyText)
+        typo[20] = typo[20] == "q" ? "p" : "q"
+        let cases: [([String], String)] = [
+            (["-r", String(typo), "-o", dir.file("o1"), dir.file("in.txt")], "checksum mismatch"),
+            (["-r", try String(contentsOfFile: key.keyPath, encoding: .utf8), "-o", dir.file("o2"), dir.file("in.txt")], "this is a secret key"),
+            (["-r", key.publicKeyText, "-o", dir.file("in.txt"), dir.file("in.txt")], "already exists"),
+            (["-r", key.publicKeyText, "-o", dir.file("o3"), dir.file("missing.txt")], "cannot open"),
+        ]
+        for (arguments, message) in cases {
+            let result = try runProcess(sealdrop, ["seal"] + arguments)
+            #expect(result.status == 1, "\(arguments)")
+            #expect(result.stderr.contains("sealdrop: error:") && result.stderr.contains(message), "\(result.stderr)")
+            #expect(result.stderr.contains("sealdrop: hint:"), "\(result.stderr)")
+        }
+        #expect(try String(contentsOfFile: dir.file("in.txt"), encoding: .utf8) == "x")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("o") || $0.hasPrefix(".sealdrop") }
+        #expect(leftovers.isEmpty)
+    }
+}
