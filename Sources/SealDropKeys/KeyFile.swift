@@ -3,7 +3,7 @@ import Foundation
 
 /// Why a secret key file could not be used.
 public enum KeyFileError: Error, Equatable, Sendable {
-    /// Not a SealDrop secret key file, or damaged beyond parsing.
+    /// Not a SealDrop secret key file of the expected kind, or damaged beyond parsing.
     case notAKeyFile
     /// A key file of a version this build does not know.
     case unsupportedVersion(String)
@@ -15,105 +15,63 @@ public enum KeyFileError: Error, Equatable, Sendable {
     case inconsistent
 }
 
-/// A passphrase-protected secret key file, format 1. It is text, three lines:
-///
-///     # SealDrop secret key. Protected by a passphrase; keep it offline and never share it.
-///     # public key: sealdrop1…
-///     SEALDROP-SECRET-KEY-1:<base64 of 136 bytes>
-///
-/// The 136 bytes are: Argon2id ops limit (u64 big-endian), memory limit in bytes (u64 BE),
-/// salt (16), XChaCha20-Poly1305 nonce (24), public key (32), encrypted secret key (32 + 16 tag).
-/// The AEAD key is Argon2id(passphrase, salt, limits); its associated data is the ASCII tag
-/// `SEALDROP-SECRET-KEY-1` followed by the first 88 bytes, so no limit, salt or public key can be
-/// changed without the passphrase failing. Only the base64 line is read; the comments are for
-/// people.
-public struct KeyFile: Sendable {
-    /// The marker that starts the key line; also how a secret key handed over as a recipient
-    /// is recognised and refused.
-    public static let magic = "SEALDROP-SECRET-KEY"
-    static let versionTag = "SEALDROP-SECRET-KEY-1"
+/// A 32-byte secret encrypted under a passphrase, with its 32-byte public key beside it in the
+/// clear: the body of both kinds of key file. Encoded as one line, `TAG:<base64 of 136 bytes>`:
+/// Argon2id ops limit (u64 big-endian), memory limit in bytes (u64 BE), salt (16),
+/// XChaCha20-Poly1305 nonce (24), public key (32), encrypted secret (32 + 16 tag). The AEAD key
+/// is Argon2id(passphrase, salt, limits); the associated data is the ASCII tag followed by the
+/// first 88 bytes, so no limit, salt or public key can be changed without the unlock failing.
+struct ProtectedSecret: Sendable {
     static let encodedByteCount = 136
-
-    /// Argon2id passes used to protect the key.
-    public let opsLimit: UInt64
-    /// Argon2id memory in bytes used to protect the key.
-    public let memLimit: UInt64
-    /// The public key, readable without the passphrase.
-    public let publicKey: PublicKey
+    let tag: String
+    let opsLimit: UInt64
+    let memLimit: UInt64
     let salt: [UInt8]
     let nonce: [UInt8]
+    let publicBytes: [UInt8]
     let encryptedSecret: [UInt8]
 
-    /// Encrypts `key` under `passphrase` with fresh salt and nonce (Argon2id MODERATE by default).
-    public static func protect(_ key: SecretKey, passphrase: SecureBytes,
-                               opsLimit: UInt64 = Argon2id.moderateOpsLimit,
-                               memLimit: UInt64 = Argon2id.moderateMemLimit) throws(CryptoError) -> KeyFile {
+    static func protect(_ secret: SecureBytes, publicBytes: [UInt8], tag: String, passphrase: SecureBytes,
+                        opsLimit: UInt64, memLimit: UInt64) throws(CryptoError) -> ProtectedSecret {
         let salt = randomBytes(count: Argon2id.saltByteCount)
         let nonce = randomBytes(count: XChaCha20Poly1305.nonceByteCount)
         let wrapping = try Argon2id.deriveKey(passphrase: passphrase, salt: salt, opsLimit: opsLimit, memLimit: memLimit)
-        let associated = associatedData(opsLimit: opsLimit, memLimit: memLimit, salt: salt, nonce: nonce, publicKey: key.publicKey)
-        let secret = key.withSecretBytes { SecureBytes(copying: $0) }
-        let sealed = try XChaCha20Poly1305.seal(secret, key: wrapping, nonce: nonce, associatedData: associated)
-        return KeyFile(opsLimit: opsLimit, memLimit: memLimit, publicKey: key.publicKey, salt: salt, nonce: nonce, encryptedSecret: sealed)
+        let unsealed = ProtectedSecret(tag: tag, opsLimit: opsLimit, memLimit: memLimit, salt: salt, nonce: nonce, publicBytes: publicBytes, encryptedSecret: [])
+        let sealed = try XChaCha20Poly1305.seal(secret, key: wrapping, nonce: nonce, associatedData: unsealed.associatedData)
+        return ProtectedSecret(tag: tag, opsLimit: opsLimit, memLimit: memLimit, salt: salt, nonce: nonce, publicBytes: publicBytes, encryptedSecret: sealed)
     }
 
-    /// Derives the wrapping key with Argon2id and decrypts the secret key into guarded memory.
-    public func unlock(passphrase: SecureBytes) throws(KeyFileError) -> SecretKey {
-        let associated = Self.associatedData(opsLimit: opsLimit, memLimit: memLimit, salt: salt, nonce: nonce, publicKey: publicKey)
+    /// Finds the line starting with `family` in `text` and insists on exactly `tag`.
+    static func parse(_ text: String, family: String, tag: String) throws(KeyFileError) -> ProtectedSecret {
+        guard let line = text.split(separator: "\n").map({ String($0).trimmingASCIIWhitespace() })
+            .first(where: { $0.hasPrefix(family) }), let colon = line.firstIndex(of: ":") else { throw .notAKeyFile }
+        let found = String(line[..<colon])
+        guard found == tag else { throw .unsupportedVersion(found) }
+        guard let data = Data(base64Encoded: String(line[line.index(after: colon)...])), data.count == encodedByteCount else { throw .notAKeyFile }
+        let blob = [UInt8](data)
+        let ops = readBigEndian(blob[0..<8]), mem = readBigEndian(blob[8..<16])
+        guard ops >= Argon2id.minimumOpsLimit, ops <= Argon2id.maximumOpsLimit,
+              mem >= Argon2id.minimumMemLimit, mem <= Argon2id.maximumMemLimit else { throw .unacceptableLimits }
+        return ProtectedSecret(tag: tag, opsLimit: ops, memLimit: mem, salt: Array(blob[16..<32]), nonce: Array(blob[32..<56]),
+                               publicBytes: Array(blob[56..<88]), encryptedSecret: Array(blob[88..<136]))
+    }
+
+    func open(passphrase: SecureBytes) throws(KeyFileError) -> SecureBytes {
         do {
             let wrapping = try Argon2id.deriveKey(passphrase: passphrase, salt: salt, opsLimit: opsLimit, memLimit: memLimit)
-            let secret = try XChaCha20Poly1305.open(encryptedSecret, key: wrapping, nonce: nonce, associatedData: associated)
-            let key = try SecretKey(secretBytes: secret)
-            guard key.publicKey == publicKey else { throw KeyFileError.inconsistent }
-            return key
-        } catch let error as KeyFileError {
-            throw error
+            return try XChaCha20Poly1305.open(encryptedSecret, key: wrapping, nonce: nonce, associatedData: associatedData)
         } catch {
             throw .wrongPassphrase
         }
     }
 
-    /// The file's text.
-    public var text: String {
-        var blob: [UInt8] = []
-        blob += Self.bigEndian(opsLimit) + Self.bigEndian(memLimit) + salt + nonce + publicKey.rawBytes + encryptedSecret
-        return """
-        # SealDrop secret key. Protected by a passphrase; keep it offline and never share it.
-        # public key: \(publicKey.text)
-        \(Self.versionTag):\(Data(blob).base64EncodedString())
-
-        """
+    var line: String {
+        let blob = Self.bigEndian(opsLimit) + Self.bigEndian(memLimit) + salt + nonce + publicBytes + encryptedSecret
+        return "\(tag):\(Data(blob).base64EncodedString())"
     }
 
-    /// Parses a key file's text; does not need the passphrase.
-    public init(text: String) throws(KeyFileError) {
-        guard let line = text.split(separator: "\n").map({ String($0).trimmingASCIIWhitespace() })
-            .first(where: { $0.hasPrefix(Self.magic) }) else { throw .notAKeyFile }
-        guard let colon = line.firstIndex(of: ":") else { throw .notAKeyFile }
-        let tag = String(line[..<colon])
-        guard tag == Self.versionTag else { throw .unsupportedVersion(tag) }
-        guard let data = Data(base64Encoded: String(line[line.index(after: colon)...])),
-              data.count == Self.encodedByteCount else { throw .notAKeyFile }
-        let blob = [UInt8](data)
-        let ops = Self.readBigEndian(blob[0..<8]), mem = Self.readBigEndian(blob[8..<16])
-        guard ops >= Argon2id.minimumOpsLimit, ops <= Argon2id.maximumOpsLimit,
-              mem >= Argon2id.minimumMemLimit, mem <= Argon2id.maximumMemLimit else { throw .unacceptableLimits }
-        guard let publicKey = try? PublicKey(rawBytes: Array(blob[56..<88])) else { throw .notAKeyFile }
-        self.init(opsLimit: ops, memLimit: mem, publicKey: publicKey,
-                  salt: Array(blob[16..<32]), nonce: Array(blob[32..<56]), encryptedSecret: Array(blob[88..<136]))
-    }
-
-    private init(opsLimit: UInt64, memLimit: UInt64, publicKey: PublicKey, salt: [UInt8], nonce: [UInt8], encryptedSecret: [UInt8]) {
-        self.opsLimit = opsLimit
-        self.memLimit = memLimit
-        self.publicKey = publicKey
-        self.salt = salt
-        self.nonce = nonce
-        self.encryptedSecret = encryptedSecret
-    }
-
-    private static func associatedData(opsLimit: UInt64, memLimit: UInt64, salt: [UInt8], nonce: [UInt8], publicKey: PublicKey) -> [UInt8] {
-        Array(versionTag.utf8) + bigEndian(opsLimit) + bigEndian(memLimit) + salt + nonce + publicKey.rawBytes
+    private var associatedData: [UInt8] {
+        Array(tag.utf8) + Self.bigEndian(opsLimit) + Self.bigEndian(memLimit) + salt + nonce + publicBytes
     }
 
     private static func bigEndian(_ value: UInt64) -> [UInt8] {
@@ -122,5 +80,119 @@ public struct KeyFile: Sendable {
 
     private static func readBigEndian(_ bytes: ArraySlice<UInt8>) -> UInt64 {
         bytes.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+}
+
+/// A passphrase-protected X25519 secret key file, format 1. It is text, three lines:
+///
+///     # SealDrop secret key. Protected by a passphrase; keep it offline and never share it.
+///     # public key: sealdrop1…
+///     SEALDROP-SECRET-KEY-1:<base64 of 136 bytes>
+///
+/// Only the `SEALDROP-SECRET-KEY-1` line is read (see ``ProtectedSecret`` for its bytes); the
+/// comments are for people.
+public struct KeyFile: Sendable {
+    /// The marker that starts the key line; also how a secret key handed over as a recipient
+    /// is recognised and refused.
+    public static let magic = "SEALDROP-SECRET-KEY"
+    static let versionTag = "SEALDROP-SECRET-KEY-1"
+
+    private let body: ProtectedSecret
+    /// The public key, readable without the passphrase.
+    public let publicKey: PublicKey
+    /// Argon2id passes used to protect the key.
+    public var opsLimit: UInt64 { body.opsLimit }
+    /// Argon2id memory in bytes used to protect the key.
+    public var memLimit: UInt64 { body.memLimit }
+
+    /// Encrypts `key` under `passphrase` with fresh salt and nonce (Argon2id MODERATE by default).
+    public static func protect(_ key: SecretKey, passphrase: SecureBytes,
+                               opsLimit: UInt64 = Argon2id.moderateOpsLimit,
+                               memLimit: UInt64 = Argon2id.moderateMemLimit) throws(CryptoError) -> KeyFile {
+        let secret = key.withSecretBytes { SecureBytes(copying: $0) }
+        let body = try ProtectedSecret.protect(secret, publicBytes: key.publicKey.rawBytes, tag: versionTag,
+                                               passphrase: passphrase, opsLimit: opsLimit, memLimit: memLimit)
+        return KeyFile(body: body, publicKey: key.publicKey)
+    }
+
+    /// Parses a key file's text; does not need the passphrase.
+    public init(text: String) throws(KeyFileError) {
+        let body = try ProtectedSecret.parse(text, family: Self.magic, tag: Self.versionTag)
+        guard let publicKey = try? PublicKey(rawBytes: body.publicBytes) else { throw .notAKeyFile }
+        self.init(body: body, publicKey: publicKey)
+    }
+
+    private init(body: ProtectedSecret, publicKey: PublicKey) {
+        self.body = body
+        self.publicKey = publicKey
+    }
+
+    /// Derives the wrapping key with Argon2id and decrypts the secret key into guarded memory.
+    public func unlock(passphrase: SecureBytes) throws(KeyFileError) -> SecretKey {
+        let secret = try body.open(passphrase: passphrase)
+        guard let key = try? SecretKey(secretBytes: secret), key.publicKey == publicKey else { throw .inconsistent }
+        return key
+    }
+
+    /// The file's text.
+    public var text: String {
+        """
+        # SealDrop secret key. Protected by a passphrase; keep it offline and never share it.
+        # public key: \(publicKey.text)
+        \(body.line)
+
+        """
+    }
+}
+
+/// A passphrase-protected Ed25519 signing key file: the newsroom's offline key that signs the
+/// recipients list. Same shape as ``KeyFile``, with the tag `SEALDROP-SIGNING-KEY-1` and the
+/// Ed25519 seed as the secret.
+public struct SigningKeyFile: Sendable {
+    /// The marker that starts the key line.
+    public static let magic = "SEALDROP-SIGNING-KEY"
+    static let versionTag = "SEALDROP-SIGNING-KEY-1"
+
+    private let body: ProtectedSecret
+    /// The public key, readable without the passphrase.
+    public let publicKey: SigningPublicKey
+
+    /// Encrypts `key`'s seed under `passphrase` (Argon2id MODERATE by default).
+    public static func protect(_ key: SigningSecretKey, passphrase: SecureBytes,
+                               opsLimit: UInt64 = Argon2id.moderateOpsLimit,
+                               memLimit: UInt64 = Argon2id.moderateMemLimit) throws(CryptoError) -> SigningKeyFile {
+        let seed = key.withSeed { SecureBytes(copying: $0) }
+        let body = try ProtectedSecret.protect(seed, publicBytes: key.publicKey.rawBytes, tag: versionTag,
+                                               passphrase: passphrase, opsLimit: opsLimit, memLimit: memLimit)
+        return SigningKeyFile(body: body, publicKey: key.publicKey)
+    }
+
+    /// Parses a signing key file's text; does not need the passphrase.
+    public init(text: String) throws(KeyFileError) {
+        let body = try ProtectedSecret.parse(text, family: Self.magic, tag: Self.versionTag)
+        guard let publicKey = try? SigningPublicKey(rawBytes: body.publicBytes) else { throw .notAKeyFile }
+        self.init(body: body, publicKey: publicKey)
+    }
+
+    private init(body: ProtectedSecret, publicKey: SigningPublicKey) {
+        self.body = body
+        self.publicKey = publicKey
+    }
+
+    /// Decrypts the signing key into guarded memory.
+    public func unlock(passphrase: SecureBytes) throws(KeyFileError) -> SigningSecretKey {
+        let seed = try body.open(passphrase: passphrase)
+        guard let key = try? SigningSecretKey(seed: seed), key.publicKey == publicKey else { throw .inconsistent }
+        return key
+    }
+
+    /// The file's text.
+    public var text: String {
+        """
+        # SealDrop signing key: signs the newsroom's recipients list. Keep it offline.
+        # signing public key: \(publicKey.text)
+        \(body.line)
+
+        """
     }
 }

@@ -32,7 +32,7 @@ extension PublicKey {
     /// Parses the text form; surrounding white space is ignored, case must not be mixed.
     public init(text: String) throws(PublicKeyParseError) {
         let trimmed = text.trimmingASCIIWhitespace()
-        if trimmed.contains(KeyFile.magic) { throw .secretKeyGiven }
+        if trimmed.contains(KeyFile.magic) || trimmed.contains(SigningKeyFile.magic) { throw .secretKeyGiven }
         guard trimmed.lowercased().hasPrefix(Self.textPrefix + "1") else { throw .notAPublicKey }
         let decoded: (prefix: String, data: [UInt8])
         do { decoded = try Bech32.decode(trimmed) } catch { throw error == .badChecksum ? .typo : .notAPublicKey }

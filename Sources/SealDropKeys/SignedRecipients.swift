@@ -1,0 +1,144 @@
+public import SealDropCrypto
+public import Foundation
+
+extension SigningPublicKey {
+    /// The prefix of every signing public key's text form.
+    public static let textPrefix = "sealdropsign"
+
+    /// The key's text form: Bech32 with the prefix `sealdropsign`.
+    public var text: String { Bech32.encode(prefix: Self.textPrefix, data: rawBytes) }
+
+    /// Parses the text form.
+    public init(text: String) throws(PublicKeyParseError) {
+        let trimmed = text.trimmingASCIIWhitespace()
+        if trimmed.contains(KeyFile.magic) || trimmed.contains(SigningKeyFile.magic) { throw .secretKeyGiven }
+        guard trimmed.lowercased().hasPrefix(Self.textPrefix + "1") else { throw .notAPublicKey }
+        let decoded: (prefix: String, data: [UInt8])
+        do { decoded = try Bech32.decode(trimmed) } catch { throw error == .badChecksum ? .typo : .notAPublicKey }
+        guard decoded.prefix == Self.textPrefix else { throw .notAPublicKey }
+        do { try self.init(rawBytes: decoded.data) } catch { throw .badKey }
+    }
+
+    /// Eight groups of four hex digits of BLAKE2b-256(key, key = "SealDrop signing key v1"):
+    /// what sources and clients pin, and people compare aloud.
+    public var fingerprint: String {
+        let hex = BLAKE2b.hash(rawBytes, outputLength: 32, key: Array("SealDrop signing key v1".utf8)).prefix(16).hexString
+        return stride(from: 0, to: hex.count, by: 4).map { offset in
+            String(hex[hex.index(hex.startIndex, offsetBy: offset)..<hex.index(hex.startIndex, offsetBy: offset + 4)])
+        }.joined(separator: " ")
+    }
+}
+
+/// Why a signed recipients list was refused.
+public enum SignedRecipientsError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The text is not a signed recipients list, or a line is malformed.
+    case malformed(String)
+    /// Signed by another key than the pinned signing key.
+    case wrongSigner(expected: String, found: String)
+    /// The signature does not verify: the list was edited after signing, or forged.
+    case badSignature
+    /// The serial is lower than one already accepted.
+    case serialWentBackwards(accepted: UInt64, offered: UInt64)
+
+    public var description: String {
+        switch self {
+        case .malformed(let why): "not a valid signed recipients list: \(why)"
+        case .wrongSigner(let expected, let found): "signed by \(found), not by the pinned signing key \(expected)"
+        case .badSignature: "the signature does not verify: the list was changed after signing, or forged"
+        case .serialWentBackwards(let accepted, let offered): "serial \(offered) is older than serial \(accepted), already in force"
+        }
+    }
+}
+
+/// The newsroom's recipients list, signed by its offline signing key (Ed25519). The daemon serves
+/// it unchanged through the protocol's `KEYS` verb; clients verify it against the signing key
+/// they pinned, whose fingerprint survives every rotation. Text, UTF-8:
+///
+///     # any comment lines (not signed)
+///     SEALDROP-RECIPIENTS-1
+///     serial: 7
+///     date: 2026-11-27T14:00:00Z
+///     signing-key: sealdropsign1…
+///     recipient: sealdrop1…
+///     recipient: sealdrop1…
+///     signature: <base64 of the Ed25519 signature>
+///
+/// The signature covers the exact bytes from the start of the `SEALDROP-RECIPIENTS-1` line to
+/// the end of the line before `signature:` (LF line ends, no comments inside).
+public struct SignedRecipients: Equatable, Sendable {
+    static let magic = "SEALDROP-RECIPIENTS-1"
+
+    /// Increases with every new list; a list with a lower serial than one accepted is refused.
+    public let serial: UInt64
+    /// When it was signed (UTC, whole seconds).
+    public let date: Date
+    /// The key that signed it.
+    public let signingKey: SigningPublicKey
+    /// The public keys uploads are sealed to, in order.
+    public let recipients: [PublicKey]
+    /// The whole document, as signed and served.
+    public let text: String
+
+    /// Signs a new list.
+    public static func sign(recipients: [PublicKey], serial: UInt64, date: Date = Date(), with key: SigningSecretKey) throws(SignedRecipientsError) -> SignedRecipients {
+        guard !recipients.isEmpty else { throw .malformed("no recipients") }
+        let formatter = ISO8601DateFormatter()
+        var body = "\(magic)\nserial: \(serial)\ndate: \(formatter.string(from: date))\nsigning-key: \(key.publicKey.text)\n"
+        for recipient in recipients { body += "recipient: \(recipient.text)\n" }
+        let signature = key.sign(Array(body.utf8))
+        let text = "# SealDrop recipients list, signed by the newsroom's offline signing key.\n# Check the signing key's fingerprint: \(key.publicKey.fingerprint)\n"
+            + body + "signature: \(Data(signature).base64EncodedString())\n"
+        return try parse(text, pinnedKey: key.publicKey)
+    }
+
+    /// Parses and verifies a list against the pinned signing key.
+    public static func parse(_ text: String, pinnedKey: SigningPublicKey) throws(SignedRecipientsError) -> SignedRecipients {
+        guard let start = text.range(of: magic + "\n") else { throw .malformed("no \(magic) line") }
+        guard start.lowerBound == text.startIndex || text[text.index(before: start.lowerBound)] == "\n" else {
+            throw .malformed("\(magic) must start a line")
+        }
+        guard let signatureLine = text.range(of: "\nsignature: ", range: start.lowerBound..<text.endIndex) else {
+            throw .malformed("no signature line")
+        }
+        let signed = String(text[start.lowerBound...signatureLine.lowerBound])
+        let signatureText = text[signatureLine.upperBound...].prefix { $0 != "\n" }
+        guard let signature = Data(base64Encoded: String(signatureText)), signature.count == SigningPublicKey.signatureByteCount else {
+            throw .malformed("the signature is not 64 bytes of base64")
+        }
+        let rest = text[signatureLine.upperBound...].drop { $0 != "\n" }.dropFirst()
+        guard rest.allSatisfy({ $0 == "\n" || $0 == " " || $0 == "\r" }) else { throw .malformed("text after the signature") }
+
+        var serial: UInt64?, date: Date?, signer: SigningPublicKey?
+        var recipients: [PublicKey] = []
+        for line in signed.split(separator: "\n").dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { throw .malformed("line without a field name") }
+            let field = line[..<colon], value = line[line.index(after: colon)...].drop { $0 == " " }
+            switch field {
+            case "serial":
+                guard serial == nil, let number = UInt64(value), String(number) == value else { throw .malformed("bad serial") }
+                serial = number
+            case "date":
+                guard date == nil, let parsed = ISO8601DateFormatter().date(from: String(value)) else { throw .malformed("bad date") }
+                date = parsed
+            case "signing-key":
+                guard signer == nil, let key = try? SigningPublicKey(text: String(value)) else { throw .malformed("bad signing key") }
+                signer = key
+            case "recipient":
+                do { recipients.append(try PublicKey(text: String(value))) } catch { throw .malformed("recipient: \(error)") }
+            default:
+                throw .malformed("unknown field \(field)")
+            }
+        }
+        guard let serial, let date, let signer else { throw .malformed("serial, date and signing-key are required") }
+        guard !recipients.isEmpty, recipients.count <= 32 else { throw .malformed("1 to 32 recipients are required") }
+        guard Set(recipients).count == recipients.count else { throw .malformed("a recipient is listed twice") }
+        guard signer == pinnedKey else { throw .wrongSigner(expected: pinnedKey.text, found: signer.text) }
+        do { try pinnedKey.verify([UInt8](signature), of: Array(signed.utf8)) } catch { throw .badSignature }
+        return SignedRecipients(serial: serial, date: date, signingKey: signer, recipients: recipients, text: text)
+    }
+
+    /// Refuses a list older than the serial already accepted.
+    public func checkNotOlder(than accepted: UInt64?) throws(SignedRecipientsError) {
+        if let accepted, serial < accepted { throw .serialWentBackwards(accepted: accepted, offered: serial) }
+    }
+}
