@@ -44,9 +44,9 @@ public enum EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .notASubmission: "not a SealDrop submission (it does not start with \"SEALDROP\")"
-        case .unsupportedVersion(let v): "unsupported submission format version \(v) (this build reads version 1)"
-        case .malformedHeader(let why): "malformed header: \(why)"
+        case .notASubmission: "header failure: not a SealDrop submission (it does not start with \"SEALDROP\")"
+        case .unsupportedVersion(let v): "header failure: unsupported submission format version \(v) (this build reads version 1)"
+        case .malformedHeader(let why): "header failure: malformed header: \(why)"
         case .noMatchingKey(let ids): "no matching key: the submission is sealed to key ID \(ids.map(\.description).joined(separator: ", "))"
         case .fileKeyUnwrapFailed(let id): "header failure: the file key sealed to key ID \(id) does not open; the header is corrupt or was tampered with"
         case .headerMACMismatch: "header failure: header authentication failed; the header was edited or taken from another submission"

@@ -52,7 +52,7 @@ struct VectorCLITests {
         case let failure:
             #expect(result.status == 1)
             #expect(outputs.isEmpty, "left \(outputs)")
-            let expected = ["no match": "no matching key", "header failure": "", "payload failure": "payload failure"][failure]!
+            let expected = ["no match": "no matching key", "header failure": "header failure", "payload failure": "payload failure"][failure]!
             #expect(result.stderr.contains("keyholder: error:") && result.stderr.contains(expected), "\(result.stderr)")
         }
     }
