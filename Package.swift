@@ -54,9 +54,9 @@ let package = Package(
                 "SealDropWire", "SealDropFormat", "SealDropKeys", "SealDropStore", "SealDropCrypto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "_NIOFileSystem", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],
             swiftSettings: strictSettings
@@ -96,8 +96,11 @@ let package = Package(
         .testTarget(
             name: "SealDropServerTests",
             dependencies: [
-                "SealDropServer", "SealDropWire", "SealDropFormat", "SealDropKeys", "SealDropStore", "SealDropTestSupport",
+                "SealDropServer", "SealDropWire", "SealDropFormat", "SealDropKeys", "SealDropStore", "SealDropCrypto",
+                "SealDropTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),

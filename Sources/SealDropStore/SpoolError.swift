@@ -17,6 +17,8 @@ public enum SpoolError: Error, Equatable, Sendable, CustomStringConvertible {
     case accessibleToOthers(path: String, mode: UInt32)
     /// The daemon cannot create files in the folder.
     case notWritable(path: String)
+    /// The daemon may not open the folder (or a folder on the way to it).
+    case permissionDenied(path: String)
     /// Another process (most likely another daemon) holds the spool's lock.
     case locked(path: String)
     /// A system call failed; `errno` says why.
@@ -43,6 +45,7 @@ public enum SpoolError: Error, Equatable, Sendable, CustomStringConvertible {
         case .accessibleToOthers(let path, let mode):
             "spool folder \(path) is accessible to group or others (mode \(String(mode & 0o7777, radix: 8)))"
         case .notWritable(let path): "spool folder \(path) is not writable by the daemon"
+        case .permissionDenied(let path): "spool folder \(path) cannot be opened by the daemon's user (permission denied)"
         case .locked(let path): "spool folder \(path) is in use by another process (is another sealdropd running?)"
         case .system(let operation, let path, let code):
             "\(operation) \(path) failed: \(String(cString: strerror(code)))"
@@ -62,6 +65,8 @@ public enum SpoolError: Error, Equatable, Sendable, CustomStringConvertible {
             "only the daemon's user may enter the spool: chmod 0700 \(path)"
         case .notWritable(let path):
             "give the daemon's user write access: chmod u+rwx \(path)"
+        case .permissionDenied(let path):
+            "the daemon's user must own the folder and be able to reach it: chown <daemon user> \(path)"
         case .locked:
             "run one daemon per spool; stop the other one or pick another --spool"
         case .system:

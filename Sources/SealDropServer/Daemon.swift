@@ -1,0 +1,135 @@
+import Foundation
+public import Logging
+import NIOCore
+import NIOPosix
+import SealDropCrypto
+public import SealDropStore
+import ServiceLifecycle
+import UnixSignals
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The whole daemon, started the way `sealdropd` starts it: ``prepare(_:logger:)`` checks
+/// everything and binds the socket (refusing to start with a ``StartupError`` on any problem),
+/// then ``run()`` serves until SIGTERM or SIGINT, re-reading the recipients on SIGHUP.
+public final class Daemon: Sendable {
+    /// The upload server.
+    public let server: UploadServer
+    /// The recipients in force.
+    public let recipients: RecipientStore
+    /// The open spool.
+    public let spool: Spool
+    private let signals: UnixSignalsSequence
+    private let logger: Logger
+
+    private init(server: UploadServer, recipients: RecipientStore, spool: Spool, signals: UnixSignalsSequence, logger: Logger) {
+        self.server = server
+        self.recipients = recipients
+        self.spool = spool
+        self.signals = signals
+        self.logger = logger
+    }
+
+    /// Hardens the process, loads the recipients, opens and sweeps the spool, and binds.
+    ///
+    /// Process-wide effects: core dumps off, file mode creation mask 077, the soft limit on open
+    /// files raised to the hard limit, and SIGTERM, SIGINT and SIGHUP trapped.
+    public static func prepare(_ configuration: DaemonConfiguration, logger: Logger) async throws(StartupError) -> Daemon {
+        if !disableCoreDumps() {
+            logger.warning("could not disable core dumps; a crash could write memory (plaintext in transit) to disk")
+        }
+        umask(0o077)
+        raiseOpenFileLimit(logger: logger)
+        // Trap the signals before anyone can learn the port, so none of them kills the process.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
+
+        let recipients = try RecipientStore(keyTexts: configuration.recipients, filePath: configuration.recipientsFile)
+        let spool = try openSpool(configuration.spool, logger: logger)
+        let server: UploadServer
+        do {
+            server = try await UploadServer.bind(host: configuration.host, port: configuration.port, spool: spool,
+                                                 recipients: recipients, limits: configuration.limits, logger: logger)
+        } catch let error as StartupError {
+            throw error
+        } catch {
+            throw StartupError("cannot listen on \(configuration.host):\(configuration.port): \(error)",
+                               hint: "pick a free port (0 lets the system choose) and an address of this machine")
+        }
+        if let ip = server.localAddress.ipAddress, !isLoopback(ip) {
+            logger.warning("listening on a non-loopback address; run the daemon behind a Tor onion service on 127.0.0.1",
+                           metadata: ["listen": "\(server.listeningDescription)"])
+        }
+        logger.info("recipients loaded", metadata: RecipientStore.metadata(recipients.current))
+        return Daemon(server: server, recipients: recipients, spool: spool, signals: signals, logger: logger)
+    }
+
+    /// Opens the spool, sweeps what a previous run left in `tmp`, and logs its state.
+    public static func openSpool(_ path: String, logger: Logger) throws(StartupError) -> Spool {
+        let spool: Spool
+        do {
+            spool = try Spool.open(root: path)
+            let swept = try spool.sweepTemporaryFiles()
+            if swept > 0 { logger.notice("removed unfinished uploads left by a previous run", metadata: ["spool.swept": "\(swept)"]) }
+        } catch {
+            throw StartupError(error.description, hint: error.hint)
+        }
+        return spool
+    }
+
+    /// Serves until SIGTERM or SIGINT (graceful: in-flight uploads get the grace period; a
+    /// second signal discards them at once). SIGHUP re-reads the recipients file.
+    public func run() async throws {
+        let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            tasks.addTask { [signals, recipients, logger] in
+                var shuttingDown = false
+                for await signal in signals {
+                    switch signal {
+                    case .sighup:
+                        recipients.reload(logger: logger)
+                    default:
+                        if shuttingDown {
+                            logger.notice("second shutdown signal; discarding uploads in progress now")
+                            throw ImmediateShutdown()
+                        }
+                        shuttingDown = true
+                        logger.info("shutting down", metadata: ["signal": "\(signal)"])
+                        await group.triggerGracefulShutdown()
+                    }
+                }
+            }
+            do {
+                try await tasks.next()
+            } catch is ImmediateShutdown {
+                tasks.cancelAll()
+                try? await tasks.next()
+                return
+            }
+            tasks.cancelAll()
+        }
+    }
+
+    private struct ImmediateShutdown: Error {}
+
+    /// With up to 512 connections, each with a socket and a temporary file, the usual soft limit
+    /// of 1024 descriptors is tight: use the hard limit.
+    private static func raiseOpenFileLimit(logger: Logger) {
+        var limit = rlimit()
+        #if os(Linux)
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        if setrlimit(resource, &limit) != 0 {
+            logger.debug("could not raise the open file limit")
+        }
+    }
+
+    private static func isLoopback(_ ip: String) -> Bool {
+        ip.hasPrefix("127.") || ip == "::1"
+    }
+}

@@ -1,0 +1,283 @@
+import Configuration
+import Foundation
+public import Logging
+import SystemPackage
+
+/// Everything `sealdropd` needs to start, from embedded defaults, an optional YAML file, and
+/// command-line flags, in increasing order of precedence. <doc:Configuration> lists every
+/// setting; `Config/sealdropd.yaml` is a commented sample.
+public struct DaemonConfiguration: Sendable, Equatable {
+    /// The address to listen on. Default `127.0.0.1`.
+    public var host = "127.0.0.1"
+    /// The port to listen on; 0 picks a free one. Default 7700.
+    public var port = 7700
+    /// The spool root. Default `/var/lib/sealdrop`.
+    public var spool = "/var/lib/sealdrop"
+    /// Public keys given directly (the `recipients` list, or `--recipient` flags).
+    public var recipients: [String] = []
+    /// A file of public keys, one per line; re-read on SIGHUP.
+    public var recipientsFile: String?
+    /// The limits.
+    public var limits = ServerLimits()
+    /// The least severe log level written. Default `info`.
+    public var logLevel = Logger.Level.info
+
+    /// The defaults.
+    public init() {}
+
+    /// Settings by name, as written in the YAML file and (with `--` in front) on the command
+    /// line. The value is a string in the forms ``apply(_:value:)`` accepts.
+    public enum Setting: String, CaseIterable, Sendable {
+        case listen
+        case spool
+        case recipients
+        case recipientsFile = "recipients-file"
+        case maxBodySize = "max-body-size"
+        case maxHeaderLine = "max-header-line"
+        case maxHeaderLines = "max-header-lines"
+        case maxConnections = "max-connections"
+        case spoolQuota = "spool-quota"
+        case freeDiskReserve = "free-disk-reserve"
+        case headerTimeout = "header-timeout"
+        case idleTimeout = "idle-timeout"
+        case minimumRate = "minimum-rate"
+        case writeTimeout = "write-timeout"
+        case drainTimeout = "drain-timeout"
+        case drainLimit = "drain-limit"
+        case shutdownGrace = "shutdown-grace"
+        case logLevel = "log-level"
+    }
+
+    /// Sets one setting from its text form.
+    ///
+    /// Sizes are a whole number of bytes, optionally followed by `K`, `M`, `G`, `T` (or `KiB`,
+    /// `MiB`, `GiB`, `TiB`; powers of 1024). Durations are seconds, optionally with a fraction,
+    /// or a number followed by `ms`, `s`, `m` or `h`. `listen` is `HOST:PORT` or `[IPv6]:PORT`.
+    /// For `recipients` the value is one key (the list is given with ``recipients`` directly).
+    public mutating func apply(_ setting: Setting, value: String) throws(StartupError) {
+        let value = value.trimmingCharacters(in: .whitespaces)
+        switch setting {
+        case .listen: (host, port) = try Self.parseListen(value)
+        case .spool:
+            guard !value.isEmpty else { throw Self.invalid(setting, value, "a folder path") }
+            spool = value
+        case .recipients: recipients = [value]
+        case .recipientsFile:
+            guard !value.isEmpty else { throw Self.invalid(setting, value, "a file path") }
+            recipientsFile = value
+        case .maxBodySize: limits.maxBodyBytes = try Self.parseSize(value, setting)
+        case .maxHeaderLine:
+            let bytes = try Self.parseInt(value, setting, in: 64...1_048_576)
+            limits.maxHeaderLineBytes = bytes
+        case .maxHeaderLines: limits.maxHeaderLines = try Self.parseInt(value, setting, in: 0...1024)
+        case .maxConnections: limits.maxConnections = try Self.parseInt(value, setting, in: 1...1_000_000)
+        case .spoolQuota: limits.spoolQuotaBytes = try Self.parseSize(value, setting)
+        case .freeDiskReserve: limits.freeDiskReserveBytes = try Self.parseSize(value, setting)
+        case .headerTimeout: limits.headerTimeout = try Self.parseDuration(value, setting)
+        case .idleTimeout: limits.idleTimeout = try Self.parseDuration(value, setting)
+        case .minimumRate:
+            let rate = try Self.parseSize(value, setting)
+            guard rate <= UInt64(Int.max) else { throw Self.invalid(setting, value, "a rate in bytes per second") }
+            limits.minimumBytesPerSecond = Int(rate)
+        case .writeTimeout: limits.writeTimeout = try Self.parseDuration(value, setting)
+        case .drainTimeout: limits.drainTimeout = try Self.parseDuration(value, setting, allowZero: true)
+        case .drainLimit:
+            let bytes = try Self.parseSize(value, setting)
+            limits.drainMaxBytes = Int(min(bytes, UInt64(Int.max)))
+        case .shutdownGrace: limits.shutdownGracePeriod = try Self.parseDuration(value, setting, allowZero: true)
+        case .logLevel:
+            guard let level = Logger.Level(rawValue: value.lowercased()) else {
+                throw Self.invalid(setting, value, "one of trace, debug, info, notice, warning, error, critical")
+            }
+            logLevel = level
+        }
+    }
+
+    /// A setting's current value in the text form ``apply(_:value:)`` accepts (`8G`, `30s`, ...);
+    /// nil for an unset recipients file, and for `recipients` (a list).
+    public func text(of setting: Setting) -> String? {
+        switch setting {
+        case .listen: host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .spool: spool
+        case .recipients: nil
+        case .recipientsFile: recipientsFile
+        case .maxBodySize: Self.sizeText(limits.maxBodyBytes)
+        case .maxHeaderLine: "\(limits.maxHeaderLineBytes)"
+        case .maxHeaderLines: "\(limits.maxHeaderLines)"
+        case .maxConnections: "\(limits.maxConnections)"
+        case .spoolQuota: Self.sizeText(limits.spoolQuotaBytes)
+        case .freeDiskReserve: Self.sizeText(limits.freeDiskReserveBytes)
+        case .headerTimeout: Self.durationText(limits.headerTimeout)
+        case .idleTimeout: Self.durationText(limits.idleTimeout)
+        case .minimumRate: "\(limits.minimumBytesPerSecond)"
+        case .writeTimeout: Self.durationText(limits.writeTimeout)
+        case .drainTimeout: Self.durationText(limits.drainTimeout)
+        case .drainLimit: Self.sizeText(UInt64(limits.drainMaxBytes))
+        case .shutdownGrace: Self.durationText(limits.shutdownGracePeriod)
+        case .logLevel: logLevel.rawValue
+        }
+    }
+
+    static func sizeText(_ bytes: UInt64) -> String {
+        for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] where bytes > 0 && bytes % (1 << UInt64(shift)) == 0 {
+            return "\(bytes >> UInt64(shift))\(unit)"
+        }
+        return "\(bytes)"
+    }
+
+    static func durationText(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
+    }
+
+    /// Reads the YAML file at `path` over the current values. Every key is optional; an unknown
+    /// key, a value of the wrong kind or an unreadable file is an error.
+    public mutating func load(yamlFile path: String) async throws(StartupError) {
+        // A file of comments alone (like the sample) sets nothing; YAML calls it empty, not a mapping.
+        if let text = try? String(contentsOfFile: path, encoding: .utf8),
+           text.split(whereSeparator: \.isNewline).allSatisfy({ line in
+               let trimmed = line.trimmingCharacters(in: .whitespaces)
+               return trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed == "---"
+           }) {
+            return
+        }
+        let provider: FileProvider<YAMLSnapshot>
+        do {
+            provider = try await FileProvider<YAMLSnapshot>(filePath: FilePath(path))
+        } catch {
+            throw StartupError("cannot read configuration file \(path): \(error)",
+                               hint: "check the path, and that the file is a YAML mapping of setting: value (see Config/sealdropd.yaml)")
+        }
+        let reader = ConfigReader(provider: provider)
+        var found = 0
+        for setting in Setting.allCases {
+            let key = ConfigKey(setting.rawValue)
+            if setting == .recipients {
+                do {
+                    if let list = try await reader.fetchStringArray(forKey: key) {
+                        recipients = list
+                        found += 1
+                    }
+                } catch {
+                    // A single key written as a scalar is accepted too.
+                    guard let single = try? await reader.fetchString(forKey: key) else {
+                        throw StartupError("configuration file \(path): recipients must be a list of public keys",
+                                           hint: "write recipients: [sealdrop1..., sealdrop1...]")
+                    }
+                    recipients = [single]
+                    found += 1
+                }
+                continue
+            }
+            let text: String?
+            do { text = try await reader.fetchString(forKey: key) } catch {
+                throw StartupError("configuration file \(path): \(setting.rawValue) must be a single value",
+                                   hint: "see Config/sealdropd.yaml for the form of each setting")
+            }
+            guard let text else { continue }
+            found += 1
+            do { try apply(setting, value: text) } catch {
+                throw StartupError("configuration file \(path): \(error.message)", hint: error.hint)
+            }
+        }
+        let total = Self.valueCount(provider.description)
+        if let total, total > found {
+            let unknown = Self.unknownKeys(provider.debugDescription)
+            let names = unknown.isEmpty ? "\(total - found) setting(s)" : unknown.joined(separator: ", ")
+            throw StartupError("configuration file \(path) has unknown settings: \(names)",
+                               hint: "the settings are: \(Setting.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    /// The number of values a file provider holds, from its description `Name[N values]`.
+    private static func valueCount(_ description: String) -> Int? {
+        guard let open = description.lastIndex(of: "["), let space = description[open...].firstIndex(of: " ") else { return nil }
+        return Int(description[description.index(after: open)..<space])
+    }
+
+    /// Keys named in a provider's debug description (`Name[N values: key=value, ...]`) that are
+    /// not settings. Best effort, for the error message only.
+    private static func unknownKeys(_ description: String) -> [String] {
+        let known = Set(Setting.allCases.map(\.rawValue))
+        var names: [String] = []
+        var scanner = description[...]
+        while let equals = scanner.firstIndex(of: "=") {
+            let before = scanner[..<equals]
+            let start = before.lastIndex(where: { $0 == " " || $0 == "[" || $0 == "," }).map { before.index(after: $0) } ?? before.startIndex
+            let name = String(before[start...])
+            if !name.isEmpty, !known.contains(name), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) {
+                names.append(name)
+            }
+            scanner = scanner[scanner.index(after: equals)...]
+        }
+        return Array(Set(names)).sorted()
+    }
+
+    // MARK: Value forms
+
+    static func invalid(_ setting: Setting, _ value: String, _ expected: String) -> StartupError {
+        StartupError("\(setting.rawValue): \"\(printable(value))\" is not \(expected)",
+                     hint: "see Config/sealdropd.yaml for the form of each setting")
+    }
+
+    private static func printable(_ value: String) -> String {
+        String(value.unicodeScalars.prefix(64).map { (0x20...0x7E).contains($0.value) ? Character($0) : "?" })
+    }
+
+    static func parseListen(_ value: String) throws(StartupError) -> (String, Int) {
+        let host: Substring, portText: Substring
+        if value.hasPrefix("[") {
+            guard let close = value.firstIndex(of: "]"), value[value.index(after: close)...].hasPrefix(":") else {
+                throw invalid(.listen, value, "HOST:PORT or [IPv6]:PORT")
+            }
+            host = value[value.index(after: value.startIndex)..<close]
+            portText = value[value.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = value.lastIndex(of: ":"), !value[..<colon].contains(":") else {
+                throw invalid(.listen, value, "HOST:PORT or [IPv6]:PORT")
+            }
+            host = value[..<colon]
+            portText = value[value.index(after: colon)...]
+        }
+        guard !host.isEmpty, portText.allSatisfy(\.isASCII), let port = Int(portText), (0...65_535).contains(port) else {
+            throw invalid(.listen, value, "HOST:PORT with a port from 0 to 65535")
+        }
+        return (String(host), port)
+    }
+
+    static func parseInt(_ value: String, _ setting: Setting, in range: ClosedRange<Int>) throws(StartupError) -> Int {
+        guard value.allSatisfy(\.isASCII), let number = Int(value), range.contains(number) else {
+            throw invalid(setting, value, "a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    static func parseSize(_ value: String, _ setting: Setting) throws(StartupError) -> UInt64 {
+        let digits = value.prefix(while: { $0.isASCII && $0.isNumber })
+        let unit = value[digits.endIndex...].trimmingCharacters(in: .whitespaces)
+        let multipliers: [String: UInt64] = [
+            "": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20,
+            "g": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tib": 1 << 40,
+        ]
+        guard !digits.isEmpty, let number = UInt64(digits), let multiplier = multipliers[unit.lowercased()] else {
+            throw invalid(setting, value, "a size such as 1048576, 512K, 64MiB or 8G")
+        }
+        let (bytes, overflow) = number.multipliedReportingOverflow(by: multiplier)
+        guard !overflow else { throw invalid(setting, value, "a size that fits in 64 bits") }
+        return bytes
+    }
+
+    static func parseDuration(_ value: String, _ setting: Setting, allowZero: Bool = false) throws(StartupError) -> Duration {
+        let number = value.prefix(while: { $0.isASCII && ($0.isNumber || $0 == ".") })
+        let unit = value[number.endIndex...].trimmingCharacters(in: .whitespaces).lowercased()
+        let scale: [String: Double] = ["": 1, "s": 1, "ms": 0.001, "m": 60, "h": 3600]
+        guard let amount = Double(number), amount.isFinite, let factor = scale[unit] else {
+            throw invalid(setting, value, "a duration such as 30, 30s, 500ms, 2m or 1h")
+        }
+        let seconds = amount * factor
+        guard seconds <= 86_400 * 365, allowZero ? seconds >= 0 : seconds > 0 else {
+            throw invalid(setting, value, allowZero ? "a duration from 0 to a year" : "a duration above 0 and up to a year")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+}

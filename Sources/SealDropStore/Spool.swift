@@ -1,0 +1,299 @@
+public import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The daemon's open spool: the root folder (locked for this process), its `tmp` and `inbox`
+/// folders held open by descriptor, and the file operations of one submission's life:
+///
+/// 1. ``createTemporaryFile(for:)``: `tmp/<id>.partial`, `O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0600;
+/// 2. ``SpoolFile/write(_:at:)`` (positioned writes) and ``SpoolFile/finish(dayOf:)`` (times set
+///    to the day, `fsync`, close);
+/// 3. ``commit(_:dayOf:)``: rename into `inbox/<id>.sealdrop` without replacing anything, then
+///    `fsync` the inbox folder; or ``discard(_:)`` to remove the temporary file.
+///
+/// Every method blocks in system calls: call them from a thread meant for blocking work. All
+/// paths are resolved relative to the folders' descriptors, so swapping `tmp` or `inbox` for a
+/// symbolic link after start-up has no effect.
+public final class Spool: Sendable {
+    /// The spool root as given.
+    public let rootPath: String
+    private let rootFD: Int32
+    private let tempFD: Int32
+    private let inboxFD: Int32
+
+    /// Opens and checks a spool root, creating its `tmp` and `inbox` folders (mode 0700) if
+    /// needed, and takes an exclusive lock on it so a second daemon cannot share it.
+    ///
+    /// Refused: a root that is missing, not a folder, owned by another user than the effective
+    /// user, accessible to group or others (`mode & 0o077 != 0`), or not writable; `tmp` or
+    /// `inbox` that are symbolic links, not folders, owned by someone else or accessible to others.
+    public static func open(root: String) throws(SpoolError) -> Spool {
+        // Open first, then check what was opened: nothing can swap the folder in between.
+        let rootFD = systemOpen(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard rootFD >= 0 else {
+            let code = errno
+            if code == ENOENT { throw .missing(path: root) }
+            if code == ENOTDIR { throw .notADirectory(path: root) }
+            if code == EACCES {
+                // Say why, if the folder's owner and mode tell.
+                var info = stat()
+                if stat(root, &info) == 0 { try checkFolder(info, path: root) }
+                throw .permissionDenied(path: root)
+            }
+            throw .system(operation: "open", path: root, errno: code)
+        }
+        var info = stat()
+        guard fstat(rootFD, &info) == 0 else {
+            let code = errno
+            systemClose(rootFD)
+            throw .system(operation: "stat", path: root, errno: code)
+        }
+        do { try checkFolder(info, path: root) } catch {
+            systemClose(rootFD)
+            throw error
+        }
+        guard faccessat(rootFD, ".", W_OK | X_OK, 0) == 0 else {
+            systemClose(rootFD)
+            throw .notWritable(path: root)
+        }
+        guard flock(rootFD, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            systemClose(rootFD)
+            if code == EWOULDBLOCK { throw .locked(path: root) }
+            throw .system(operation: "lock", path: root, errno: code)
+        }
+        let tempFD: Int32
+        do { tempFD = try openSubfolder(SpoolLayout.tempFolderName, in: rootFD, root: root) } catch {
+            systemClose(rootFD)
+            throw error
+        }
+        let inboxFD: Int32
+        do { inboxFD = try openSubfolder(SpoolLayout.inboxFolderName, in: rootFD, root: root) } catch {
+            systemClose(tempFD)
+            systemClose(rootFD)
+            throw error
+        }
+        return Spool(rootPath: root, rootFD: rootFD, tempFD: tempFD, inboxFD: inboxFD)
+    }
+
+    private init(rootPath: String, rootFD: Int32, tempFD: Int32, inboxFD: Int32) {
+        self.rootPath = rootPath
+        self.rootFD = rootFD
+        self.tempFD = tempFD
+        self.inboxFD = inboxFD
+    }
+
+    deinit {
+        systemClose(inboxFD)
+        systemClose(tempFD)
+        systemClose(rootFD)  // releases the lock
+    }
+
+    /// The path of `tmp` (for messages and tests).
+    public var tempPath: String { (rootPath as NSString).appendingPathComponent(SpoolLayout.tempFolderName) }
+    /// The path of `inbox` (for messages and tests).
+    public var inboxPath: String { (rootPath as NSString).appendingPathComponent(SpoolLayout.inboxFolderName) }
+
+    private static func checkFolder(_ info: stat, path: String) throws(SpoolError) {
+        let mode = UInt32(info.st_mode)
+        guard mode & UInt32(S_IFMT) == UInt32(S_IFDIR) else { throw .notADirectory(path: path) }
+        let euid = geteuid()
+        guard info.st_uid == euid else { throw .wrongOwner(path: path, owner: UInt32(info.st_uid), expected: UInt32(euid)) }
+        guard mode & 0o077 == 0 else { throw .accessibleToOthers(path: path, mode: mode) }
+    }
+
+    private static func openSubfolder(_ name: String, in rootFD: Int32, root: String) throws(SpoolError) -> Int32 {
+        let path = (root as NSString).appendingPathComponent(name)
+        if mkdirat(rootFD, name, 0o700) != 0, errno != EEXIST {
+            throw .system(operation: "mkdir", path: path, errno: errno)
+        }
+        let fd = openat(rootFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ELOOP || code == ENOTDIR { throw .notADirectory(path: path) }
+            throw .system(operation: "open", path: path, errno: code)
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            systemClose(fd)
+            throw .system(operation: "stat", path: path, errno: code)
+        }
+        do { try checkFolder(info, path: path) } catch {
+            systemClose(fd)
+            throw error
+        }
+        return fd
+    }
+
+    // MARK: Start-up
+
+    /// Removes everything but folders from `tmp`: uploads a previous run did not finish (and
+    /// anything else planted there). Returns how many entries it removed.
+    @discardableResult
+    public func sweepTemporaryFiles() throws(SpoolError) -> Int {
+        var removed = 0
+        for (name, type) in try entries(of: tempFD, path: tempPath) where type != UInt8(DT_DIR) {
+            if unlinkat(tempFD, name, 0) == 0 { removed += 1 } else if errno != ENOENT {
+                throw .system(operation: "unlink", path: (tempPath as NSString).appendingPathComponent(name), errno: errno)
+            }
+        }
+        return removed
+    }
+
+    /// The total size in bytes of the submissions in `inbox` (what the spool quota counts).
+    public func inboxByteCount() throws(SpoolError) -> UInt64 {
+        var total: UInt64 = 0
+        for (name, _) in try entries(of: inboxFD, path: inboxPath) where name.hasSuffix("." + SpoolLayout.submissionExtension) {
+            var info = stat()
+            if fstatat(inboxFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0, UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG) {
+                total += UInt64(max(0, info.st_size))
+            }
+        }
+        return total
+    }
+
+    /// Bytes an unprivileged process may still write on the spool's file system (`statvfs`).
+    public func availableBytes() throws(SpoolError) -> UInt64 {
+        var info = statvfs()
+        guard fstatvfs(tempFD, &info) == 0 else { throw .system(operation: "statvfs", path: tempPath, errno: errno) }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
+    }
+
+    /// The names and types of a folder's entries, without `.` and `..`.
+    private func entries(of folderFD: Int32, path: String) throws(SpoolError) -> [(String, UInt8)] {
+        let fd = openat(folderFD, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0, let dir = fdopendir(fd) else {
+            let code = errno
+            if fd >= 0 { systemClose(fd) }
+            throw .system(operation: "open", path: path, errno: code)
+        }
+        defer { closedir(dir) }
+        var result: [(String, UInt8)] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name == "." || name == ".." { continue }
+            result.append((name, UInt8(entry.pointee.d_type)))
+        }
+        return result
+    }
+
+    // MARK: One submission
+
+    /// Creates `tmp/<id>.partial` for writing: `O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC`,
+    /// mode 0600 (set again with `fchmod`, whatever the umask). Fails if anything, including a
+    /// symbolic link, already has that name; nothing is removed then.
+    public func createTemporaryFile(for id: SubmissionID) throws(SpoolError) -> SpoolFile {
+        let name = Self.temporaryName(id)
+        let fd = openat(tempFD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .system(operation: "create", path: temporaryPath(id), errno: errno) }
+        guard fchmod(fd, 0o600) == 0 else {
+            let code = errno
+            systemClose(fd)
+            unlinkat(tempFD, name, 0)
+            throw .system(operation: "chmod", path: temporaryPath(id), errno: code)
+        }
+        return SpoolFile(id: id, fd: fd, path: temporaryPath(id))
+    }
+
+    /// Moves a finished temporary file into the inbox as `inbox/<id>.sealdrop`, refusing to
+    /// replace anything there, sets the `tmp` and `inbox` folders' times to the start of the
+    /// day of `date` (so they do not tell when the last upload came), and `fsync`s the inbox
+    /// folder. If that `fsync` fails the new inbox entry is removed again and the error thrown:
+    /// a submission is either durable or gone.
+    public func commit(_ file: SpoolFile, dayOf date: Date) throws(SpoolError) {
+        let from = Self.temporaryName(file.id)
+        let to = file.id.fileName
+        let target = (inboxPath as NSString).appendingPathComponent(to)
+        try renameNoReplace(from: from, to: to, target: target)
+        var times = Self.dayTimes(date)
+        _ = futimens(inboxFD, &times)
+        _ = futimens(tempFD, &times)
+        guard fsync(inboxFD) == 0 else {
+            let code = errno
+            unlinkat(inboxFD, to, 0)
+            throw .system(operation: "fsync", path: inboxPath, errno: code)
+        }
+    }
+
+    /// Removes a submission's temporary file (after ``SpoolFile/close()`` or a failed finish).
+    public func discard(_ id: SubmissionID) {
+        unlinkat(tempFD, Self.temporaryName(id), 0)
+    }
+
+    /// The path of a submission's temporary file.
+    public func temporaryPath(_ id: SubmissionID) -> String {
+        (tempPath as NSString).appendingPathComponent(Self.temporaryName(id))
+    }
+
+    static func temporaryName(_ id: SubmissionID) -> String { "\(id.text).\(SpoolLayout.partialExtension)" }
+
+    /// Access and modification times both at 00:00:00 UTC of `date`'s day.
+    static func dayTimes(_ date: Date) -> [timespec] {
+        let seconds = Int(date.timeIntervalSince1970.rounded(.down))
+        let day = seconds - ((seconds % 86_400) + 86_400) % 86_400
+        return [timespec(tv_sec: day, tv_nsec: 0), timespec(tv_sec: day, tv_nsec: 0)]
+    }
+
+    /// `renameat2(RENAME_NOREPLACE)`; where the kernel or file system lacks it, `linkat` (which
+    /// never replaces either) followed by `unlinkat` of the temporary name.
+    private func renameNoReplace(from: String, to: String, target: String) throws(SpoolError) {
+        if let rename = renameat2Function {
+            if rename(tempFD, from, inboxFD, to, 1 /* RENAME_NOREPLACE */) == 0 { return }
+            let code = errno
+            guard code == ENOSYS || code == EINVAL else { throw .system(operation: "rename", path: target, errno: code) }
+        }
+        guard linkat(tempFD, from, inboxFD, to, 0) == 0 else { throw .system(operation: "link", path: target, errno: errno) }
+        unlinkat(tempFD, from, 0)
+    }
+}
+
+/// An open temporary file of one submission. Its descriptor is used by one thread at a time.
+public struct SpoolFile: Sendable {
+    /// The submission it belongs to.
+    public let id: SubmissionID
+    let fd: Int32
+    let path: String
+
+    /// Writes all of `bytes` at `offset` (`pwrite`, retried on short writes and `EINTR`).
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(SpoolError) {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .system(operation: "write", path: path, errno: errno)
+            }
+            done += n
+        }
+    }
+
+    /// Sets the file's access and modification times to the start of `date`'s UTC day,
+    /// `fsync`s it and closes it. On failure the descriptor is closed too.
+    public func finish(dayOf date: Date) throws(SpoolError) {
+        var times = Spool.dayTimes(date)
+        guard futimens(fd, &times) == 0 else {
+            let code = errno
+            systemClose(fd)
+            throw .system(operation: "set times of", path: path, errno: code)
+        }
+        guard fsync(fd) == 0 else {
+            let code = errno
+            systemClose(fd)
+            throw .system(operation: "fsync", path: path, errno: code)
+        }
+        guard systemClose(fd) == 0 || errno == EINTR else {
+            throw .system(operation: "close", path: path, errno: errno)
+        }
+    }
+
+    /// Closes the descriptor without syncing (before ``Spool/discard(_:)``).
+    public func close() {
+        systemClose(fd)
+    }
+}

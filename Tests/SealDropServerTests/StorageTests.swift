@@ -1,0 +1,274 @@
+import Foundation
+import Logging
+import SealDropServer
+import SealDropStore
+import SealDropTestSupport
+import Synchronization
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// BAD-INPUTS classes 14, 15, 17, 19 and 20: the disk fills up, fsync or rename fail, many
+/// uploads at once, planted links, and plaintext that must never reach the disk.
+@Suite("Storage")
+struct StorageTests {
+    /// A 4 MiB tmpfs (mode 0700) to be a spool, or nil (with the reason printed) when not root.
+    static func mountSmallDisk(_ folder: TemporaryDirectory) throws -> String? {
+        guard geteuid() == 0 else {
+            print("SKIPPED the real full-disk cases: mounting a small tmpfs needs root (the strace ENOSPC case still runs)")
+            return nil
+        }
+        let mountPoint = folder.file("disk")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
+        let result = try runProcess("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", mountPoint])
+        guard result.status == 0 else {
+            print("SKIPPED the real full-disk cases: mount -t tmpfs failed: \(result.stderr)")
+            return nil
+        }
+        return mountPoint
+    }
+
+    @Test("class 14: disk full before and during an upload: ERR disk-full, nothing stored, service resumes when space frees")
+    func diskFull() async throws {
+        let folder = try TemporaryDirectory("sealdropd-disk-full")
+        guard let disk = try Self.mountSmallDisk(folder) else { return }
+        defer { _ = try? runProcess("/usr/bin/umount", ["-l", disk]) }
+        let spool = disk + "/spool"
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let recipient = Recipient()
+        let logger = Logger(label: "test")
+        let server = try await UploadServer.bind(
+            host: "127.0.0.1", port: 0, spool: try Daemon.openSpool(spool, logger: logger),
+            recipients: try RecipientStore(keyTexts: [recipient.text], filePath: nil), limits: testLimits(), logger: logger
+        )
+        let port = server.localAddress.port!
+        let inbox = spool + "/inbox", temp = spool + "/tmp"
+        @Sendable func entries(_ path: String) -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            // More than the disk holds: refused up front.
+            let big = try await exchange(port: port, request(body: content(40, size: 5 << 20)))
+            #expect(errorCode(big) == "disk-full", "\(big)")
+            // Fits when it starts; the disk fills up under it.
+            let body = content(41, size: 2_500_000)
+            let whole = request(body: body)
+            let reply = try await blocking { () -> String in
+                let socket = try TestSocket(port: port)
+                try socket.send(Array(whole.prefix(1_000_000)))
+                // Wait until the upload is under way on disk, then fill the disk under it.
+                let deadline = Date().addingTimeInterval(10)
+                while Date() < deadline {
+                    let sizes = entries(temp).compactMap { try? FileManager.default.attributesOfItem(atPath: temp + "/" + $0)[.size] as? Int }
+                    if sizes.contains(where: { $0 > 500_000 }) { break }
+                    usleep(20_000)
+                }
+                _ = try runProcess("/bin/dd", ["if=/dev/zero", "of=\(disk)/filler", "bs=64k"])
+                _ = try? socket.send(Array(whole.dropFirst(1_000_000)))
+                socket.shutdownWrite()
+                return socket.readReply()
+            }
+            #expect(errorCode(reply) == "disk-full", "\(reply)")
+            #expect(entries(inbox).isEmpty)
+            #expect(entries(temp).isEmpty)
+            // Space frees: the next upload is stored.
+            try FileManager.default.removeItem(atPath: disk + "/filler")
+            let after = try await exchange(port: port, request(body: content(42, size: 1_000_000)))
+            let id = try #require(receipt(after), "\(after)")
+            #expect(try recipient.open(inbox + "/\(id).sealdrop").content == content(42, size: 1_000_000))
+            group.cancelAll()
+        }
+    }
+
+    /// Starts the real daemon under strace with one fault injected; checks the first upload fails
+    /// with `code`, leaves nothing behind, and the next one is stored.
+    func injected(_ injection: String, trace: String, code: String, size: Int = 300_000) async throws {
+        guard let reason = Self.straceUnavailable() else { return try await runInjected(injection, trace: trace, code: code, size: size) }
+        print("SKIPPED fault injection \(injection): \(reason)")
+    }
+
+    /// Why strace cannot inject faults here, or nil if it can.
+    static func straceUnavailable() -> String? {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/strace") else { return "strace is not installed (apt-get install strace)" }
+        guard let probe = try? runProcess("/usr/bin/strace", ["-f", "-qq", "-o", "/dev/null", "/bin/true"]), probe.status == 0 else {
+            return "strace cannot trace here (ptrace not permitted)"
+        }
+        return nil
+    }
+
+    func runInjected(_ injection: String, trace: String, code: String, size: Int) async throws {
+        let drop = try await RealDrop.start(
+            wrapper: ["/usr/bin/strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=\(trace)", "-e", "inject=\(injection)"],
+            environment: singleIOThreadEnvironment()
+        )
+        let failed = try await drop.put(content(43, size: size))
+        #expect(errorCode(failed) == code, "\(injection): \(failed)")
+        #expect(drop.spool.inboxFiles().isEmpty, "\(injection)")
+        #expect(await drop.spool.waitForEmptyTemp(), "\(injection)")
+        let body = content(44, size: size)
+        let stored = try await drop.put(body)
+        let id = try #require(receipt(stored), "\(injection): \(stored)")
+        #expect(try drop.recipient.open(drop.spool.submission(id)).content == body)
+        #expect(drop.spool.inboxFiles() == ["\(id).sealdrop"])
+        await drop.stop()
+    }
+
+    @Test("class 14: ENOSPC on a write (injected with strace): ERR disk-full, then service resumes")
+    func writeENOSPC() async throws {
+        try await injected("pwrite64:error=ENOSPC:when=2", trace: "pwrite64", code: "disk-full")
+    }
+
+    @Test("class 15: fsync of the file fails (EIO): ERR server-error, no retry that claims success")
+    func fileFsyncEIO() async throws {
+        try await injected("fsync:error=EIO:when=1", trace: "fsync", code: "server-error")
+    }
+
+    @Test("class 15: fsync of the inbox folder fails (EIO): the renamed file is removed again, ERR server-error")
+    func folderFsyncEIO() async throws {
+        try await injected("fsync:error=EIO:when=2", trace: "fsync", code: "server-error")
+    }
+
+    @Test("class 15: rename into the inbox fails (EIO): ERR server-error, temp file removed")
+    func renameEIO() async throws {
+        try await injected("renameat2:error=EIO:when=1", trace: "renameat2", code: "server-error")
+    }
+
+    @Test("class 17: 60 concurrent uploads: unique IDs, nothing interleaved, all decrypt")
+    func concurrentUploads() async throws {
+        try await withDrop { drop in
+            let port = drop.port
+            let results = try await withThrowingTaskGroup(of: (String, Int).self) { group in
+                for index in 0..<60 {
+                    group.addTask {
+                        let body = content(1000 + index, size: [1, 5000, 65_532, 65_533, 140_000, 400_000][index % 6])
+                        return (try await exchange(port: port, request(body: body, headers: ["Name: file-\(index)"])), index)
+                    }
+                }
+                var results: [(String, Int)] = []
+                for try await result in group { results.append(result) }
+                return results
+            }
+            var seen = Set<String>()
+            for (reply, index) in results {
+                let id = try #require(receipt(reply), "upload \(index): \(reply)")
+                #expect(seen.insert(id).inserted, "duplicate receipt \(id)")
+                let opened = try drop.recipient.open(drop.spool.submission(id))
+                #expect(opened.content == content(1000 + index, size: [1, 5000, 65_532, 65_533, 140_000, 400_000][index % 6]))
+                #expect(opened.metadata.name == "file-\(index)")
+            }
+            #expect(drop.spool.inboxFiles().count == 60)
+            #expect(drop.spool.tempFiles().isEmpty)
+        }
+    }
+
+    @Test("class 19: a symlink or file planted at the temp or inbox path is never followed or replaced")
+    func plantedPaths() async throws {
+        let ids = (0..<4).map { _ in SubmissionID.random() }
+        let sequence = IDSequence([ids[0], ids[1], ids[2], ids[3]])
+        let outside = try TemporaryDirectory("sealdropd-outside")
+        let target = outside.file("target")
+        try Data("precious".utf8).write(to: URL(fileURLWithPath: target))
+        try await withDrop(makeSubmissionID: { sequence.next() }) { drop in
+            let fm = FileManager.default
+            try fm.createSymbolicLink(atPath: drop.spool.temp + "/\(ids[0].text).partial", withDestinationPath: target)
+            try Data("planted".utf8).write(to: URL(fileURLWithPath: drop.spool.temp + "/\(ids[1].text).partial"))
+            try Data("planted".utf8).write(to: URL(fileURLWithPath: drop.spool.submission(ids[2].text)))
+            try fm.createSymbolicLink(atPath: drop.spool.submission(ids[3].text), withDestinationPath: target)
+            for index in 0..<4 {
+                let reply = try await drop.put(content(50 + index, size: 100_000))
+                #expect(errorCode(reply) == "server-error", "planted \(index): \(reply)")
+            }
+            #expect(try String(contentsOfFile: target, encoding: .utf8) == "precious")
+            #expect(try fm.destinationOfSymbolicLink(atPath: drop.spool.temp + "/\(ids[0].text).partial") == target)
+            #expect(try String(contentsOfFile: drop.spool.temp + "/\(ids[1].text).partial", encoding: .utf8) == "planted")
+            #expect(try String(contentsOfFile: drop.spool.submission(ids[2].text), encoding: .utf8) == "planted")
+            #expect(try fm.destinationOfSymbolicLink(atPath: drop.spool.submission(ids[3].text)) == target)
+            // Only what was planted is left; the daemon's own temp files are gone.
+            #expect(drop.spool.tempFiles() == ["\(ids[0].text).partial", "\(ids[1].text).partial"].sorted())
+            #expect(drop.spool.inboxFiles() == [ids[2].fileName, ids[3].fileName].sorted())
+            try await drop.expectServes()
+        }
+    }
+
+    @Test("class 20: a plaintext canary (normal, aborted, killed mid-way) is never on disk; files 0600, folders 0700 under umask 000")
+    func canary() async throws {
+        let canary = "CANARY-\(UUID().uuidString)"
+        let name = "canary-name-\(UUID().uuidString).txt"
+        let message = "canary-message-\(UUID().uuidString)"
+        let body = Array(String(repeating: canary + " ", count: 8000).utf8)
+        let spool = try SpoolFolder()
+        let recipient = Recipient()
+        let umask000 = ["/bin/sh", "-c", "umask 000; exec \"$0\" \"$@\""]
+        let drop = try await RealDrop.start(spool: spool, recipient: recipient, extra: ["--log-level", "trace"], wrapper: umask000)
+        let headers = ["Name: \(name)", "Message: \(message)"]
+        // Normal.
+        let id = try #require(receipt(try await drop.put(body, headers: headers)))
+        // Aborted with a reset.
+        let port = drop.port
+        try await blocking {
+            let socket = try TestSocket(port: port)
+            try socket.send(Array(request(body: body, headers: headers).prefix(150_000)))
+            usleep(200_000)
+            socket.reset()
+        }
+        // Killed mid-way: the partial file stays in tmp until the next start.
+        let stalled = try await blocking { () -> TestSocket in
+            let socket = try TestSocket(port: port)
+            try socket.send(Array(request(body: body, headers: headers).prefix(150_000)))
+            return socket
+        }
+        #expect(await eventually { spool.tempFiles().count == 1 })
+        let partials = spool.tempFiles()
+        #expect(partials.count == 1)
+        for partial in partials { #expect(mode(spool.temp + "/" + partial) == 0o600) }
+        drop.daemon.signal(SIGKILL)
+        _ = await drop.daemon.waitForExit()
+        stalled.close()
+
+        #expect(mode(spool.path) == 0o700)
+        #expect(mode(spool.temp) == 0o700)
+        #expect(mode(spool.inbox) == 0o700)
+        #expect(mode(spool.submission(id)) == 0o600)
+        for needle in [canary, name, message, "127.0.0.1"] {
+            #expect(try filesContaining(needle, under: spool.path).isEmpty, "\(needle) found on disk")
+            #expect(!drop.daemon.stderr.contains(needle) || needle == "127.0.0.1", "\(needle) in the log")
+        }
+        // The stored copy holds it, encrypted.
+        #expect(try recipient.open(spool.submission(id)).content == body)
+        // After a restart (umask 000 again) the swept spool holds no trace either.
+        let again = try await RealDrop.start(spool: spool, recipient: recipient, wrapper: umask000)
+        #expect(spool.tempFiles().isEmpty)
+        #expect(try filesContaining(canary, under: spool.path).isEmpty)
+        await again.stop()
+    }
+}
+
+/// The permission bits of a path.
+func mode(_ path: String) -> Int {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return -1 }
+    return Int(info.st_mode & 0o7777)
+}
+
+/// Regular files under `root` whose bytes contain `needle`.
+func filesContaining(_ needle: String, under root: String) throws -> [String] {
+    let pattern = Data(needle.utf8)
+    var hits: [String] = []
+    let enumerator = FileManager.default.enumerator(atPath: root)
+    while let relative = enumerator?.nextObject() as? String {
+        let path = (root as NSString).appendingPathComponent(relative)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+        if let data = FileManager.default.contents(atPath: path), data.range(of: pattern) != nil { hits.append(relative) }
+    }
+    return hits
+}
+
+/// Hands out fixed submission IDs, then random ones.
+final class IDSequence: Sendable {
+    private let ids: Mutex<[SubmissionID]>
+    init(_ ids: [SubmissionID]) { self.ids = Mutex(ids) }
+    func next() -> SubmissionID {
+        ids.withLock { $0.isEmpty ? SubmissionID.random() : $0.removeFirst() }
+    }
+}
