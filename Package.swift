@@ -129,6 +129,11 @@ let package = Package(
         ),
         .testTarget(name: "SealDropKeysTests", dependencies: ["SealDropKeys"], swiftSettings: strictSettings),
         .testTarget(
+            name: "SealDropCLISupportTests",
+            dependencies: ["SealDropCLISupport", "SealDropFormat", "SealDropKeys", "SealDropCrypto", "SealDropTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "SealDropFormatTests",
             dependencies: ["SealDropFormat", "SealDropKeys", "SealDropCrypto"],
             resources: [.copy("Vectors")],

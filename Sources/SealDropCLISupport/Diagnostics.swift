@@ -60,5 +60,8 @@ public func printError(_ line: String) {
     }
 }
 
+/// Flushes buffered standard output (what `print` wrote), so lines appear as work proceeds.
+public func flushStandardOutput() { fflush(nil) }
+
 /// Whether standard output (1) or standard error (2) is a terminal.
 public func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }

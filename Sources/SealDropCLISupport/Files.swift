@@ -14,13 +14,15 @@ public final class FileReader: ByteSource {
     public let fd: Int32
     /// The path it was opened from (for messages).
     public let path: String
+    /// Bytes read so far (for progress).
+    public private(set) var bytesRead: UInt64 = 0
 
     /// Opens `path` read-only; `"-"` means standard input.
     public init(path: String) throws(CLIError) {
         self.path = path
         if path == "-" { fd = 0; return }
         let opened = open(path, O_RDONLY | O_CLOEXEC)
-        guard opened >= 0 else { throw CLIError("cannot open \(path): \(errnoText())") }
+        guard opened >= 0 else { throw CLIError("cannot open \(path): \(errnoText())", hint: "check the path and that you may read it") }
         var info = stat()
         if fstat(opened, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
             close(opened)
@@ -34,18 +36,14 @@ public final class FileReader: ByteSource {
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
             let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
+            if n >= 0 { bytesRead += UInt64(n); return n }
             if errno == EINTR { continue }
             throw CLIError("cannot read \(path): \(errnoText())")
         }
     }
 
     /// The file's device and inode, to recognise the same file under two names.
-    public func identity() -> (device: UInt64, inode: UInt64)? {
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { return nil }
-        return (UInt64(info.st_dev), UInt64(info.st_ino))
-    }
+    public func identity() -> (device: UInt64, inode: UInt64)? { fileIdentity(fd: fd) }
 
     /// The size of a regular file; nil for pipes and terminals.
     public func regularFileSize() -> UInt64? {
@@ -53,6 +51,29 @@ public final class FileReader: ByteSource {
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
         return UInt64(info.st_size)
     }
+}
+
+/// The folder holding `path`: what comes before its last `/` (trailing slashes ignored), `.`
+/// when there is none, `/` for a path directly under the root.
+public func parentFolder(of path: String) -> String {
+    var trimmed = Substring(path)
+    while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed.removeLast() }
+    guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+    return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+}
+
+/// The device and inode of an open file descriptor.
+public func fileIdentity(fd: Int32) -> (device: UInt64, inode: UInt64)? {
+    var info = stat()
+    guard fstat(fd, &info) == 0 else { return nil }
+    return (UInt64(info.st_dev), UInt64(info.st_ino))
+}
+
+/// The device and inode of the file at `path` (following symbolic links); nil if it is missing.
+public func fileIdentity(path: String) -> (device: UInt64, inode: UInt64)? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return (UInt64(info.st_dev), UInt64(info.st_ino))
 }
 
 /// Writes all of `bytes` to `fd`, retrying short writes and EINTR.
@@ -80,7 +101,7 @@ public func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(CLIError) {
 /// over `limit` bytes before reading it.
 public func readSmallFile(_ path: String, limit: Int = 1 << 20) throws(CLIError) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw CLIError("cannot open \(path): \(errnoText())") }
+    guard fd >= 0 else { throw CLIError("cannot open \(path): \(errnoText())", hint: "check the path and that you may read it") }
     defer { close(fd) }
     var info = stat()
     guard fstat(fd, &info) == 0 else { throw CLIError("cannot read \(path): \(errnoText())") }
@@ -128,6 +149,29 @@ public final class OutputFolder {
 
     deinit { close(fd) }
 
+    /// Checks, without creating anything, that `path` could be used as an output folder: it
+    /// is a folder (not a symbolic link to one), or it does not exist yet and its parent does.
+    /// ``init(path:)`` checks again when it opens the folder.
+    public static func check(path: String) throws(CLIError) {
+        let shown = escapeForDisplay(path)
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            switch info.st_mode & S_IFMT {
+            case S_IFLNK:
+                throw CLIError("output folder \(shown) is a symbolic link", hint: "give the real folder's path; SealDrop never writes through a link")
+            case S_IFDIR:
+                return
+            default:
+                throw CLIError("output path \(shown) is not a folder", hint: "--out takes a folder")
+            }
+        }
+        guard errno == ENOENT else { throw CLIError("cannot use output folder \(shown): \(errnoText())") }
+        var parentInfo = stat()
+        guard stat(parentFolder(of: path), &parentInfo) == 0, parentInfo.st_mode & S_IFMT == S_IFDIR else {
+            throw CLIError("cannot create output folder \(shown): its parent folder does not exist", hint: "create the parent folder first")
+        }
+    }
+
     /// Creates a new hidden temporary file (0600, `O_EXCL`, no symlink followed).
     public func createTemporaryFile() throws(CLIError) -> (name: String, fd: Int32) {
         for _ in 0..<16 {
@@ -142,23 +186,45 @@ public final class OutputFolder {
         throw CLIError("cannot create a temporary file in \(path)")
     }
 
-    /// Gives the temporary file `temporary` its final name: `preferred`, or `preferred (1)`,
-    /// `(2)`, … if that name is taken by anything (a file, a folder, a symlink). An existing
-    /// name is never replaced: `linkat` fails rather than overwrite. Then the temporary name is
-    /// removed and the folder synced. Returns the name used.
-    public func publish(temporary: String, as preferred: String) throws(CLIError) -> String {
+    /// What ``publish(temporary:as:)`` did: the name it used and the names it passed over.
+    public struct Published: Sendable {
+        /// The output's final name in the folder.
+        public let name: String
+        /// Names that were already taken by a symbolic link (left untouched).
+        public let symlinksPassed: [String]
+    }
+
+    /// Like ``publish(temporary:as:)``, and also reports the names taken by symbolic links,
+    /// so the caller can warn about a link planted where an output would go.
+    public func publishReporting(temporary: String, as preferred: String) throws(CLIError) -> Published {
         var attempt = 0
+        var symlinks: [String] = []
         while attempt < 10_000 {
             let candidate = attempt == 0 ? preferred : numberedVariant(of: preferred, attempt)
             if linkat(fd, temporary, fd, candidate, 0) == 0 {
                 unlinkat(fd, temporary, 0)
                 fsync(fd)
-                return candidate
+                return Published(name: candidate, symlinksPassed: symlinks)
             }
             guard errno == EEXIST else { throw CLIError("cannot name the output \(candidate): \(errnoText())") }
+            var info = stat()
+            if fstatat(fd, candidate, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_mode & S_IFMT == S_IFLNK {
+                symlinks.append(candidate)
+            }
             attempt += 1
         }
         throw CLIError("no free name for \(preferred) in \(path)")
+    }
+
+    /// The folder's device and inode, to recognise it under another name.
+    public func identity() -> (device: UInt64, inode: UInt64)? { fileIdentity(fd: fd) }
+
+    /// Gives the temporary file `temporary` its final name: `preferred`, or `preferred (1)`,
+    /// `(2)`, … if that name is taken by anything (a file, a folder, a symlink). An existing
+    /// name is never replaced: `linkat` fails rather than overwrite. Then the temporary name is
+    /// removed and the folder synced. Returns the name used.
+    public func publish(temporary: String, as preferred: String) throws(CLIError) -> String {
+        try publishReporting(temporary: temporary, as: preferred).name
     }
 
     /// Removes a file created in this folder (a failed output).
@@ -173,5 +239,7 @@ func randomHex(_ bytes: Int) -> String {
 }
 
 extension String {
-    func leftPadded(_ width: Int) -> String { String(repeating: "0", count: Swift.max(0, width - count)) + self }
+    func leftPadded(_ width: Int, with pad: Character = "0") -> String {
+        String(repeating: pad, count: Swift.max(0, width - count)) + self
+    }
 }

@@ -11,38 +11,44 @@ public import SealDropKeys
 public enum SecretKeyFiles {
     /// Parses a secret key file after checking its owner and mode.
     public static func read(_ path: String) throws(CLIError) -> KeyFile {
+        let shown = escapeForDisplay(path)
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw CLIError("cannot read key file \(path): \(errnoText())", hint: "check the path given with --key")
+            throw CLIError("cannot read key file \(shown): \(errnoText())", hint: "check the path given with --key")
         }
         guard info.st_uid == geteuid() else {
-            throw CLIError("key file \(path) is owned by another user", hint: "a secret key must belong to whoever uses it: chown it to yourself")
+            throw CLIError("key file \(shown) is owned by another user", hint: "a secret key must belong to whoever uses it: chown it to yourself")
         }
         guard info.st_mode & 0o077 == 0 else {
             let mode = String(info.st_mode & 0o777, radix: 8)
-            throw CLIError("key file \(path) is accessible by others (mode \(mode))", hint: "run: chmod 600 \(path)")
+            throw CLIError("key file \(shown) is accessible by others (mode \(mode))", hint: "run: chmod 600 \(shown)")
         }
         var bytes = try readSmallFile(path, limit: 64 * 1024)
         defer { secureZero(&bytes) }
+        let text = String(decoding: bytes, as: UTF8.self)
+        if text.contains(SigningKeyFile.magic) {
+            throw CLIError("\(shown) is a signing key file (it signs recipients lists); it cannot decrypt", hint: "give the secret key file made by keyholder keygen")
+        }
         do {
-            return try KeyFile(text: String(decoding: bytes, as: UTF8.self))
+            return try KeyFile(text: text)
         } catch .unsupportedVersion(let tag) {
-            throw CLIError("key file \(path) has an unknown format (\(tag))", hint: "it was written by a newer SealDrop")
+            throw CLIError("key file \(shown) has an unknown format (\(tag))", hint: "it was written by a newer SealDrop")
         } catch .unacceptableLimits {
-            throw CLIError("key file \(path) asks for Argon2id limits outside what SealDrop accepts", hint: "the file is corrupt or was not made by keyholder")
+            throw CLIError("key file \(shown) asks for Argon2id limits outside what SealDrop accepts", hint: "the file is corrupt or was not made by keyholder")
         } catch {
-            throw CLIError("\(path) is not a SealDrop secret key file, or it is corrupt", hint: "keyholder keygen writes key files; a public key (sealdrop1…) cannot decrypt")
+            throw CLIError("\(shown) is not a SealDrop secret key file, or it is corrupt", hint: "keyholder keygen writes key files; a public key (sealdrop1…) cannot decrypt")
         }
     }
 
     /// Unlocks a key file with a passphrase, turning a wrong passphrase into its own message.
     public static func unlock(_ file: KeyFile, path: String, passphrase: SecureBytes) throws(CLIError) -> SecretKey {
+        let shown = escapeForDisplay(path)
         do {
             return try file.unlock(passphrase: passphrase)
         } catch .wrongPassphrase {
-            throw CLIError("wrong passphrase for key file \(path) (key ID \(file.publicKey.keyID))", hint: "check the passphrase; its file's first line is used, without the newline")
+            throw CLIError("wrong passphrase for key file \(shown) (key ID \(file.publicKey.keyID))", hint: "check the passphrase (from a file, its first line is used, without the newline); if it is right, the key file is damaged: restore it from a backup")
         } catch {
-            throw CLIError("key file \(path) is corrupt: its secret and public key do not match", hint: "restore the key file from a backup")
+            throw CLIError("key file \(shown) is corrupt: its secret and public key do not match", hint: "restore the key file from a backup")
         }
     }
 

@@ -43,9 +43,11 @@ public enum PassphraseInput {
         var silent = original
         silent.c_lflag &= ~tcflag_t(ECHO)
         silent.c_lflag |= tcflag_t(ECHONL)
-        _ = prompt.withCString { write(tty, $0, strlen($0)) }
+        // Echo goes off before the prompt appears, so nothing typed after it can be echoed
+        // (or discarded by the flush).
         tcsetattr(tty, TCSAFLUSH, &silent)
         defer { tcsetattr(tty, TCSAFLUSH, &original) }
+        _ = prompt.withCString { write(tty, $0, strlen($0)) }
         let line = SecureBytes(count: 1024)
         var length = 0
         var byte: UInt8 = 0

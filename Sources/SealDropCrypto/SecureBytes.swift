@@ -1,4 +1,5 @@
 import CSodium
+import Synchronization
 
 /// A fixed-size buffer for secrets, in libsodium guarded memory (`sodium_malloc`): guard pages
 /// around it, locked against swapping where the system allows, and zeroed when released
@@ -13,6 +14,11 @@ public final class SecureBytes {
     public init(count: Int) {
         ensureSodium()
         precondition(count >= 0, "negative size")
+        if let reused = GuardedMemoryPool.take(size: Swift.max(count, 1)) {
+            self.base = reused
+            self.count = count
+            return
+        }
         guard let pointer = sodium_malloc(Swift.max(count, 1)) else {
             fatalError("sodium_malloc: out of memory")
         }
@@ -35,7 +41,7 @@ public final class SecureBytes {
     }
 
     deinit {
-        sodium_free(base)
+        if !GuardedMemoryPool.give(base, size: Swift.max(count, 1)) { sodium_free(base) }
     }
 
     /// Read access to the secret bytes; the pointer must not escape the closure.
@@ -61,5 +67,40 @@ public final class SecureBytes {
     var rawPointer: UnsafeMutableRawPointer { base }
     func typedPointer<T>(_ type: T.Type) -> UnsafeMutablePointer<T> {
         base.assumingMemoryBound(to: type)
+    }
+}
+
+/// Opt-in reuse of released guarded buffers, for programs that open many small secrets one
+/// after another (`keyholder list` opens a file key, two derived keys, a stream state and a
+/// chunk buffer per submission: five `sodium_malloc`s, each an mmap, mprotects and an mlock,
+/// which cost more than the sealed-box open itself). When enabled, a released buffer is zeroed
+/// at once and kept, still guard-paged and locked, for the next buffer of exactly the same
+/// size (at most ``blocksPerSize`` per size); otherwise it is freed as usual. Off by default.
+public enum GuardedMemoryPool {
+    /// The most released buffers kept for each size.
+    public static let blocksPerSize = 8
+    private static let enabled = Atomic<Bool>(false)
+    /// Kept buffers by size, as addresses (so the state is `Sendable`).
+    private static let blocks = Mutex<[Int: [UInt]]>([:])
+
+    /// Turns reuse on for the rest of the process.
+    public static func enable() {
+        enabled.store(true, ordering: .relaxed)
+    }
+
+    static func take(size: Int) -> UnsafeMutableRawPointer? {
+        guard enabled.load(ordering: .relaxed) else { return nil }
+        return blocks.withLock { $0[size]?.popLast() }.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
+    }
+
+    /// Zeroes and keeps `pointer` if reuse is on and there is room; false if the caller must free it.
+    static func give(_ pointer: UnsafeMutableRawPointer, size: Int) -> Bool {
+        guard enabled.load(ordering: .relaxed) else { return false }
+        sodium_memzero(pointer, size)
+        return blocks.withLock { pool in
+            guard pool[size, default: []].count < blocksPerSize else { return false }
+            pool[size, default: []].append(UInt(bitPattern: pointer))
+            return true
+        }
     }
 }

@@ -6,130 +6,224 @@ import SealDropFormat
 import SealDropKeys
 import SealDropStore
 
-/// Options that choose the secret keys, shared by every command that opens submissions.
-struct KeyOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("A secret key file to use; repeat for several. Without it, every *.key file in the keyring folder is used.", valueName: "keyfile"))
-    var key: [String] = []
-
-    @Option(help: ArgumentHelp("The keyring folder (default ~/.sealdrop/keys).", valueName: "dir"))
-    var keyring: String?
-
-    @Option(help: ArgumentHelp("Read passphrases from the first line of this file; keys it does not open are asked for on the terminal.", valueName: "file"))
-    var passphraseFile: String?
-
-    func makeKeyRing() throws(CLIError) -> KeyRing {
-        try KeyRing(keyPaths: key, keyringFolder: keyring, passphraseFile: passphraseFile)
-    }
-}
-
 struct Decrypt: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Decrypt submissions into a folder, under their original (sanitised) names.",
+        abstract: "Decrypt submissions into a folder under their original (sanitised) names, or one to standard output.",
         discussion: """
-        PATH is a submission file, an inbox folder, or a spool root (its inbox is read, never its \
-        temp area). Each output is written under a hidden temporary name and given its final \
-        name only after the last chunk authenticated; a failure leaves no output file. Names \
-        from sources are reduced to a safe base name; a name that is taken gets a suffix \
-        ' (1)', ' (2)', …: no existing file is ever overwritten. Each submission succeeds or \
-        fails on its own; the exit status is 1 if any failed.
+        Each submission is named by path (a .sealdrop file, an inbox folder, a spool root) or by \
+        ID (looked up in the --in folders, or the current folder); --all takes every submission \
+        in the --in folders.
+
+        With --out DIR: DIR is created (mode 0700) if missing; a symbolic link is refused, and \
+        so is a folder the submissions are read from. Each output is written under a hidden \
+        temporary name and given its final name only after the final chunk authenticated; a \
+        failure, or an interruption (Ctrl-C, SIGTERM, SIGHUP), leaves no output file. Names from sources are reduced to a safe base name (no \
+        '/', '..', NUL, control or bidi characters, at most 200 bytes; when nothing is left, the \
+        submission ID); a name that is taken, by anything, gets a suffix ' (1)', ' (2)', …: no \
+        existing file is ever overwritten, and a symbolic link in its way is left alone. Each \
+        submission succeeds or fails on its own; the exit status is 1 if any failed.
+
+        With --stdout: exactly one submission, written to standard output, which must not be a \
+        terminal. Only authenticated chunks are released; if a later chunk fails, keyholder \
+        exits 1 saying the output is incomplete: discard it.
+
+        On a terminal, files over 8 MiB show a progress bar with rate and ETA on standard error.
         """
     )
 
     @OptionGroup var keys: KeyOptions
+    @OptionGroup var inbox: InboxOptions
 
     @Option(name: .long, help: ArgumentHelp("The output folder; created (mode 0700) if missing. A symbolic link is refused.", valueName: "dir"))
-    var out: String
+    var out: String?
 
-    @Argument(help: ArgumentHelp("Submission files, inbox folders or spool roots.", valueName: "path"))
-    var paths: [String]
+    @Flag(help: "Write the one submission to standard output (not a terminal) instead of a folder.")
+    var stdout = false
+
+    @Flag(help: "Decrypt every submission in the --in folders (or the current folder).")
+    var all = false
+
+    @Argument(help: ArgumentHelp("Submission files, inbox folders, spool roots or submission IDs.", valueName: "id-or-path"))
+    var paths: [String] = []
 
     func validate() throws {
-        guard !paths.isEmpty else { throw ValidationError("name at least one submission file or inbox folder") }
+        if stdout == (out != nil) { throw ValidationError("give either --out DIR or --stdout") }
+        if all && !paths.isEmpty { throw ValidationError("--all takes no submissions: it decrypts every one in the --in folders") }
+        if !all && paths.isEmpty { throw ValidationError("name at least one submission (ID or path), or give --all") }
+        if stdout && all { throw ValidationError("--stdout writes exactly one submission; --all is for --out DIR") }
     }
 
     func run() throws {
         var failures = 0
         try reportingErrors { () throws(CLIError) in
+            let files = all ? try Locator.all(in: inbox) : try Locator.resolve(paths, inboxes: inbox)
+            guard !files.isEmpty else {
+                throw CLIError("no submissions found (looked for *.sealdrop files)", hint: "give submission files, IDs or an inbox folder")
+            }
+            if stdout {
+                guard files.count == 1 else {
+                    throw CLIError("--stdout writes exactly one submission, and \(files.count) were named",
+                                   hint: "use --out DIR for several")
+                }
+                if try !toStandardOutput(files[0], ring: try keys.makeKeyRing()) { failures = 1 }
+                return
+            }
+            let target = try OutputTarget(path: out!, inputs: files)
             let ring = try keys.makeKeyRing()
-            let folder = try OutputFolder(path: out)
-            for file in try expand(paths) {
-                do throws(CLIError) {
-                    let written = try decryptOne(file, ring: ring, into: folder)
-                    print("\(escapeForDisplay(file)): ok -> \(escapeForDisplay((out as NSString).appendingPathComponent(written)))")
+            var decrypted = 0
+            for file in files {
+                do throws(KeyholderError) {
+                    let (name, symlinks) = try decryptOne(file, ring: ring, into: target)
+                    decrypted += 1
+                    for link in symlinks {
+                        diagnostics.warn("\(escapeForDisplay((target.path as NSString).appendingPathComponent(link))) is a symbolic link: left untouched, the output took another name")
+                    }
+                    print("\(escapeForDisplay(file.path)): ok -> \(escapeForDisplay((target.path as NSString).appendingPathComponent(name)))")
+                    flushStandardOutput()
                 } catch {
-                    failures += 1
-                    diagnostics.report(CLIError("\(escapeForDisplay(file)): \(error.message)", hint: error.hint))
+                    switch error {
+                    case .fatal(let fatal): throw fatal
+                    case .submission(let failure):
+                        failures += 1
+                        diagnostics.report(failure.report(for: file))
+                    }
                 }
             }
+            if failures > 0 && files.count > 1 {
+                diagnostics.note("\(decrypted) of \(files.count) submissions decrypted; \(failures) failed")
+            }
         }
-        if failures > 0 { throw ExitCode.failure }
+        if failures > 0 { throw ExitStatus.submissionFailed }
     }
 
-    /// Opens one submission into a temporary file in `folder` and names it only on success.
-    private func decryptOne(_ path: String, ring: KeyRing, into folder: OutputFolder) throws(CLIError) -> String {
-        let reader = try openSubmission(path, ring: ring)
-        let (temporary, fd) = try folder.createTemporaryFile()
-        do throws(CLIError) {
-            try envelopeCall { try reader.readAll { content in try writeAll(fd, content) } }
-            guard fsync(fd) == 0 else { throw CLIError("cannot sync the output: \(errnoText())") }
+    /// Opens one submission into a temporary file and names it only once it all authenticated.
+    private func decryptOne(_ file: SubmissionFile, ring: KeyRing, into target: OutputTarget) throws(KeyholderError) -> (String, [String]) {
+        let read = try readHeader(file)
+        let reader = try openReader(read, ring: ring)
+        let folder: OutputFolder
+        let temporary: String, fd: Int32
+        do {
+            folder = try target.folder()
+            (temporary, fd) = try folder.createTemporaryFile()
+        } catch {
+            throw .fatal(error)
+        }
+        // Ctrl-C (or SIGTERM, SIGHUP) while writing removes the partial output.
+        PartialFileGuard.arm(folder: folder.fd, name: temporary)
+        defer { PartialFileGuard.disarm() }
+        let progress = ProgressBar(label: escapeForDisplay(file.label), total: read.fileSize ?? 0)
+        do throws(KeyholderError) {
+            do {
+                try reader.readAll { content in
+                    do throws(CLIError) { try writeAll(fd, content) } catch {
+                        throw OutputWriteError(error: CLIError("cannot write to the output folder \(escapeForDisplay(target.path)): \(error.message)",
+                                                               hint: "check the free space and permissions of the output folder"))
+                    }
+                    progress.update(read.file.bytesRead)
+                }
+            } catch {
+                throw classify(error)
+            }
+            guard fsync(fd) == 0 else {
+                throw .fatal(CLIError("cannot sync the output in \(escapeForDisplay(target.path)): \(errnoText())", hint: "check the output disk"))
+            }
+            progress.finish()
             close(fd)
         } catch {
+            progress.finish()
             close(fd)
             folder.remove(temporary)
             throw error
         }
-        let fallback = submissionStem(of: path)
-        return try folder.publish(temporary: temporary, as: safeFileName(reader.metadata.name) ?? fallback)
+        if let declared = reader.metadata.size, declared != reader.contentByteCount {
+            diagnostics.warn("\(escapeForDisplay(file.path)): the content is \(reader.contentByteCount) bytes, but the metadata says \(declared)")
+        }
+        let preferred = safeFileName(reader.metadata.name) ?? submissionStem(of: file.path)
+        do {
+            let published = try folder.publishReporting(temporary: temporary, as: preferred)
+            return (published.name, published.symlinksPassed)
+        } catch {
+            folder.remove(temporary)
+            throw .fatal(error)
+        }
+    }
+
+    /// Streams one submission to standard output. Returns false if it failed (reported).
+    private func toStandardOutput(_ file: SubmissionFile, ring: KeyRing) throws(CLIError) -> Bool {
+        guard !isTerminal(1) else {
+            throw CLIError("refusing to write a decrypted submission to a terminal",
+                           hint: "redirect standard output to a file or a program, or use --out DIR")
+        }
+        if let output = fileIdentity(fd: 1), let input = fileIdentity(path: file.path), output == input {
+            throw CLIError("standard output is the submission file itself", hint: "redirect standard output elsewhere")
+        }
+        var written: UInt64 = 0
+        do throws(KeyholderError) {
+            let read = try readHeader(file)
+            let reader = try openReader(read, ring: ring)
+            let progress = ProgressBar(label: escapeForDisplay(file.label), total: read.fileSize ?? 0)
+            defer { progress.finish() }
+            do {
+                try reader.readAll { content in
+                    do throws(CLIError) { try writeAll(1, content) } catch {
+                        throw OutputWriteError(error: CLIError("cannot write to standard output: \(error.message)"))
+                    }
+                    written += UInt64(content.count)
+                    progress.update(read.file.bytesRead)
+                }
+            } catch {
+                throw classify(error)
+            }
+            return true
+        } catch {
+            switch error {
+            case .fatal(let fatal):
+                throw written > 0 ? CLIError(fatal.message + "; the output is incomplete (\(written) bytes were written): discard it", hint: fatal.hint) : fatal
+            case .submission(let failure):
+                diagnostics.report(failure.report(for: file))
+                if written > 0 {
+                    diagnostics.report(CLIError("the output is incomplete: \(written) bytes were written before the failure, and they cannot be trusted to be the whole submission",
+                                                hint: "discard what was written to standard output"))
+                }
+                return false
+            }
+        }
     }
 }
 
-/// Every submission file named by `paths`, in order.
-func expand(_ paths: [String]) throws(CLIError) -> [String] {
-    var files: [String] = []
-    for path in paths {
-        do { files += try Inbox.submissionFiles(at: path) } catch {
-            throw CLIError("\(escapeForDisplay(path)) does not exist", hint: "give a submission file, an inbox folder or a spool root")
+/// The `--out` folder: checked before any work, created and opened only when the first
+/// submission has opened, so a run that fails early (a wrong passphrase, no matching key)
+/// leaves nothing behind, not even the folder.
+final class OutputTarget {
+    let path: String
+    private var opened: OutputFolder?
+
+    /// Checks `path` (not a symlink, a folder if it exists) and that it is not a folder the
+    /// `inputs` are read from.
+    init(path: String, inputs: [SubmissionFile]) throws(CLIError) {
+        self.path = path
+        try OutputFolder.check(path: path)
+        guard let output = fileIdentity(path: path) else { return }
+        for input in inputs where input.fromFolder {
+            let folder = (input.path as NSString).deletingLastPathComponent
+            if let identity = fileIdentity(path: folder.isEmpty ? "." : folder), identity == output {
+                throw CLIError("the output folder \(escapeForDisplay(path)) is a folder the submissions are read from",
+                               hint: "decrypt into a folder of its own, e.g. --out decrypted")
+            }
         }
     }
-    return files
+
+    /// The folder, created (0700) and opened on first use.
+    func folder() throws(CLIError) -> OutputFolder {
+        if let opened { return opened }
+        let folder = try OutputFolder(path: path)
+        opened = folder
+        return folder
+    }
 }
 
 /// The submission ID in a file name, or a neutral stand-in, for outputs that carry no name.
 func submissionStem(of path: String) -> String {
     let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
     return SubmissionID(base)?.text ?? safeFileName(base) ?? "submission"
-}
-
-/// Reads a submission's header and opens it with whichever key in the ring it names.
-func openSubmission(_ path: String, ring: KeyRing) throws(CLIError) -> EnvelopeReader<FileReader> {
-    let file = try FileReader(path: path)
-    var source = file
-    let header = try envelopeCall { try EnvelopeReader<FileReader>.readHeader(from: &source) }
-    let keys = try ring.secretKeys(for: header.keyIDs)
-    guard !keys.isEmpty else {
-        throw CLIError(EnvelopeError.noMatchingKey(header.keyIDs).description,
-                       hint: "your keys have key ID \(ring.keyIDs.map(\.description).joined(separator: ", ")); a key rotated out of the keyring cannot open it")
-    }
-    return try envelopeCall { try EnvelopeReader(header: header, remaining: source, keys: keys) }
-}
-
-/// Turns format and I/O errors into messages with hints.
-@discardableResult
-func envelopeCall<T>(_ body: () throws -> T) throws(CLIError) -> T {
-    do {
-        return try body()
-    } catch let error as CLIError {
-        throw error
-    } catch let error as EnvelopeError {
-        switch error.outcome {
-        case .payloadFailure:
-            throw CLIError(error.description, hint: "the copy may be damaged: copy it again from the inbox; if it stays broken, it was tampered with")
-        case .headerFailure:
-            throw CLIError(error.description, hint: "the file is not an intact SealDrop submission")
-        case .noMatch, .success:
-            throw CLIError(error.description)
-        }
-    } catch {
-        throw CLIError("\(error)")
-    }
 }

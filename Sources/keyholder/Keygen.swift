@@ -21,7 +21,7 @@ struct Keygen: ParsableCommand {
     var passphraseFile: String?
 
     func run() throws {
-        try reportingErrors { () throws(CLIError) in
+        try reportingErrors(status: ExitStatus.submissionFailed) { () throws(CLIError) in
             let passphrase = if let passphraseFile {
                 try PassphraseInput.fromFile(passphraseFile)
             } else {
@@ -55,7 +55,7 @@ struct Pubkey: ParsableCommand {
     var fingerprint = false
 
     func run() throws {
-        try reportingErrors { () throws(CLIError) in
+        try reportingErrors(status: ExitStatus.submissionFailed) { () throws(CLIError) in
             let file = try SecretKeyFiles.read(keyFile)
             if fingerprint {
                 print("# key ID: \(file.publicKey.keyID)")

@@ -1,0 +1,216 @@
+import Foundation
+import SealDropCrypto
+import SealDropFormat
+import SealDropKeys
+import SealDropStore
+import SealDropTestSupport
+import Testing
+
+/// Runs the real `keyholder` and `sealdrop` binaries for the keyholder tests, on copies of the
+/// committed vector keys (so no test pays for a fresh Argon2id key).
+enum Harness {
+    static let vectorFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("SealDropFormatTests/Vectors")
+    static let keyholderPath = TestBinaries.path("keyholder")
+    static let sealdropPath = TestBinaries.path("sealdrop")
+
+    /// Runs keyholder in a new session without a controlling terminal (`setsid`), so it can
+    /// never stop to ask for a passphrase, whoever runs the tests.
+    static func keyholder(_ arguments: [String], stdin: Data? = nil, currentDirectory: String? = nil,
+                          environment: [String: String]? = nil) throws -> ProcessResult {
+        try runProcess("/usr/bin/setsid", ["-w", keyholderPath] + arguments, stdin: stdin,
+                       environment: environment, currentDirectory: currentDirectory)
+    }
+
+    static func sealdrop(_ arguments: [String], stdin: Data? = nil) throws -> ProcessResult {
+        try runProcess(sealdropPath, arguments, stdin: stdin)
+    }
+
+    /// The committed vectors' names.
+    static func vectorNames() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: vectorFolder.path).filter { $0 != "keys" }.sorted()
+    }
+
+    /// A vector's stated fields (`expect`, `keys`, `payload`, `comment`) and its submission bytes.
+    static func vector(_ name: String) throws -> (fields: [String: String], body: Data) {
+        let data = try Data(contentsOf: vectorFolder.appendingPathComponent(name))
+        let separator = try #require(data.range(of: Data("\n\n".utf8)))
+        var fields: [String: String] = [:]
+        for line in String(decoding: data[..<separator.lowerBound], as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            fields[parts[0]] = parts[1]
+        }
+        return (fields, Data(data[separator.upperBound...]))
+    }
+
+    /// The public key of vector key `name` (`a`, `b`, `c`), read without its passphrase.
+    static func publicKey(_ name: String) throws -> PublicKey {
+        let text = try String(contentsOf: vectorFolder.appendingPathComponent("keys/\(name).key"), encoding: .utf8)
+        return try KeyFile(text: text).publicKey
+    }
+
+    /// Whether a character that could drive a terminal (C0 but tab and newline, DEL, C1, bidi
+    /// controls, line separators) occurs in `text`.
+    static func hasRawControl(_ text: String) -> Bool {
+        text.unicodeScalars.contains { scalar in
+            let v = scalar.value
+            if v == 0x0A || v == 0x09 { return false }
+            return v < 0x20 || (0x7F...0x9F).contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
+                || v == 0x2028 || v == 0x2029 || v == 0x200E || v == 0x200F
+        }
+    }
+}
+
+/// A scratch folder with the vector keys copied at mode 0600, their passphrase file, an inbox
+/// folder and an output path (not created).
+final class Workspace {
+    let dir: TemporaryDirectory
+    let inbox: String
+    let out: String
+    let passphraseFile: String
+
+    init() throws {
+        dir = try TemporaryDirectory("keyholder-test")
+        inbox = dir.file("inbox")
+        out = dir.file("out")
+        passphraseFile = dir.file("passphrase")
+        try FileManager.default.createDirectory(atPath: inbox, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.copyItem(atPath: Harness.vectorFolder.appendingPathComponent("keys/passphrase").path, toPath: passphraseFile)
+        try FileManager.default.createDirectory(atPath: dir.file("keys"), withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        for name in ["a", "b", "c"] {
+            try FileManager.default.copyItem(atPath: Harness.vectorFolder.appendingPathComponent("keys/\(name).key").path, toPath: key(name))
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key(name))
+        }
+    }
+
+    /// The path of the copy of vector key `name`.
+    func key(_ name: String) -> String { dir.file("keys/\(name).key") }
+
+    /// `--key` for each of `names`, and the passphrase file.
+    func keyArguments(_ names: [String] = ["a"]) -> [String] {
+        names.flatMap { ["--key", key($0)] } + ["--passphrase-file", passphraseFile]
+    }
+
+    /// Copies vector `name`'s submission into the inbox as `<name>.sealdrop`.
+    @discardableResult
+    func addVector(_ name: String) throws -> String {
+        let path = (inbox as NSString).appendingPathComponent("\(name).sealdrop")
+        try Harness.vector(name).body.write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// Seals `content` with the real `sealdrop seal` into the inbox under a fresh submission ID.
+    @discardableResult
+    func seal(_ content: Data, name: String? = nil, message: String? = nil, to keys: [String] = ["a"],
+              id: SubmissionID = .random()) throws -> String {
+        let input = dir.file("plain-\(UUID().uuidString)")
+        try content.write(to: URL(fileURLWithPath: input))
+        let output = (inbox as NSString).appendingPathComponent(id.fileName)
+        var arguments = ["seal", "--output", output]
+        for key in keys { arguments += ["--recipient", try Harness.publicKey(key).text] }
+        if let name { arguments += ["--name", name] } else { arguments.append("--no-name") }
+        if let message { arguments += ["--message", message] }
+        let result = try Harness.sealdrop(arguments + [input])
+        guard result.status == 0 else { throw TestSupportError.commandFailed("sealdrop seal: \(result.stderr)") }
+        try FileManager.default.removeItem(atPath: input)
+        return output
+    }
+
+    /// Writes a submission with ``EnvelopeWriter`` directly (for metadata `sealdrop` cannot
+    /// produce: a NUL in a name, a server-sealed time), into the inbox under a fresh ID.
+    @discardableResult
+    func write(_ content: [UInt8], metadata: Metadata, to keys: [String] = ["a"], id: SubmissionID = .random()) throws -> String {
+        let writer = try EnvelopeWriter(recipients: try keys.map(Harness.publicKey), metadata: metadata)
+        var bytes = writer.prefix
+        content.withUnsafeBytes { buffer in writer.append(buffer) { bytes += $0 } }
+        _ = try writer.finish { bytes += $0 }
+        let output = (inbox as NSString).appendingPathComponent(id.fileName)
+        try Data(bytes).write(to: URL(fileURLWithPath: output))
+        return output
+    }
+
+    /// Every entry of the output folder, hidden ones included; empty if it does not exist.
+    func outputs() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).sorted()
+    }
+
+    /// The bytes of output `name`.
+    func output(_ name: String) throws -> Data {
+        try Data(contentsOf: URL(fileURLWithPath: (out as NSString).appendingPathComponent(name)))
+    }
+}
+
+/// Checks every line of `stderr` is a keyholder diagnostic (`keyholder: error:`, `hint:`,
+/// `warning:` or a note), so nothing else leaks onto the terminal.
+func expectOnlyDiagnostics(_ stderr: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    for line in stderr.split(separator: "\n") {
+        #expect(line.hasPrefix("keyholder: "), "unexpected stderr line: \(line)", sourceLocation: sourceLocation)
+    }
+}
+
+/// What a program printed on a pseudo-terminal, and how it exited.
+struct TerminalResult {
+    let status: Int32
+    /// Everything the terminal showed (stdout and stderr interleaved, lines end in `\r\n`).
+    let output: String
+}
+
+/// Collects bytes from a reading thread.
+private final class SharedBuffer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func append(_ more: Data) { lock.lock(); data.append(more); lock.unlock() }
+    var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+}
+
+/// Runs `arguments` on a fresh pseudo-terminal (util-linux `script`), so the program has a
+/// controlling terminal and standard output and error are terminals. Each `answers` entry is
+/// typed once its prompt has appeared (after the previous one), as a person would.
+func runOnTerminal(_ arguments: [String], answers: [(prompt: String, reply: String)] = [], timeout: Double = 120) throws -> TerminalResult {
+    func quote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+    process.arguments = ["-qefc", arguments.map(quote).joined(separator: " "), "/dev/null"]
+    let input = Pipe(), output = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let buffer = SharedBuffer()
+    let reading = DispatchGroup()
+    DispatchQueue.global().async(group: reading) {
+        while true {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            buffer.append(data)
+        }
+    }
+    let deadline = Date().addingTimeInterval(timeout)
+    var searchFrom = 0
+    for answer in answers {
+        while true {
+            let text = buffer.text
+            let start = text.index(text.startIndex, offsetBy: min(searchFrom, text.count))
+            if let found = text.range(of: answer.prompt, range: start..<text.endIndex) {
+                searchFrom = text.distance(from: text.startIndex, to: found.upperBound)
+                break
+            }
+            guard Date() < deadline, process.isRunning else {
+                if process.isRunning { process.terminate() }
+                throw TestSupportError.commandFailed("no prompt \(answer.prompt.debugDescription); the terminal showed: \(buffer.text.debugDescription)")
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        try input.fileHandleForWriting.write(contentsOf: Data((answer.reply + "\n").utf8))
+    }
+    while process.isRunning {
+        guard Date() < deadline else {
+            process.terminate()
+            throw TestSupportError.commandFailed("timed out; the terminal showed: \(buffer.text.debugDescription)")
+        }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    try? input.fileHandleForWriting.close()
+    reading.wait()
+    return TerminalResult(status: process.terminationStatus, output: buffer.text)
+}
