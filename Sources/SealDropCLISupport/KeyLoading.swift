@@ -12,6 +12,48 @@ public enum SecretKeyFiles {
     /// Parses a secret key file after checking its owner and mode.
     public static func read(_ path: String) throws(CLIError) -> KeyFile {
         let shown = escapeForDisplay(path)
+        let text = try readPrivateText(path)
+        if text.contains(SigningKeyFile.magic) {
+            throw CLIError("\(shown) is a signing key file (it signs recipients lists); it cannot decrypt", hint: "give the secret key file made by keyholder keygen")
+        }
+        do {
+            return try KeyFile(text: text)
+        } catch .unsupportedVersion(let tag) {
+            throw CLIError("key file \(shown) has an unknown format (\(tag))", hint: "it was written by a newer SealDrop")
+        } catch .unacceptableLimits {
+            throw CLIError("key file \(shown) asks for Argon2id limits outside what SealDrop accepts", hint: "the file is corrupt or was not made by keyholder")
+        } catch {
+            throw CLIError("\(shown) is not a SealDrop secret key file, or it is corrupt", hint: "keyholder keygen writes key files; a public key (sealdrop1…) cannot decrypt")
+        }
+    }
+
+    /// Parses a signing key file (`keyholder keygen --signing`) after the same owner and mode checks.
+    public static func readSigning(_ path: String) throws(CLIError) -> SigningKeyFile {
+        let shown = escapeForDisplay(path)
+        do {
+            return try SigningKeyFile(text: try readPrivateText(path))
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw CLIError("\(shown) is not a SealDrop signing key file, or it is corrupt", hint: "keyholder keygen --signing writes signing key files")
+        }
+    }
+
+    /// Unlocks a signing key file, turning a wrong passphrase into its own message.
+    public static func unlockSigning(_ file: SigningKeyFile, path: String, passphrase: SecureBytes) throws(CLIError) -> SigningSecretKey {
+        do {
+            return try file.unlock(passphrase: passphrase)
+        } catch .wrongPassphrase {
+            throw CLIError("wrong passphrase for signing key file \(escapeForDisplay(path))", hint: "check the passphrase (from a file, its first line is used, without the newline)")
+        } catch {
+            throw CLIError("signing key file \(escapeForDisplay(path)) is corrupt", hint: "restore it from a backup")
+        }
+    }
+
+    /// Reads a private key file's text after checking, as ssh does, that this user owns it and
+    /// that nobody else may read or write it.
+    static func readPrivateText(_ path: String) throws(CLIError) -> String {
+        let shown = escapeForDisplay(path)
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw CLIError("cannot read key file \(shown): \(errnoText())", hint: "check the path given with --key")
@@ -25,19 +67,7 @@ public enum SecretKeyFiles {
         }
         var bytes = try readSmallFile(path, limit: 64 * 1024)
         defer { secureZero(&bytes) }
-        let text = String(decoding: bytes, as: UTF8.self)
-        if text.contains(SigningKeyFile.magic) {
-            throw CLIError("\(shown) is a signing key file (it signs recipients lists); it cannot decrypt", hint: "give the secret key file made by keyholder keygen")
-        }
-        do {
-            return try KeyFile(text: text)
-        } catch .unsupportedVersion(let tag) {
-            throw CLIError("key file \(shown) has an unknown format (\(tag))", hint: "it was written by a newer SealDrop")
-        } catch .unacceptableLimits {
-            throw CLIError("key file \(shown) asks for Argon2id limits outside what SealDrop accepts", hint: "the file is corrupt or was not made by keyholder")
-        } catch {
-            throw CLIError("\(shown) is not a SealDrop secret key file, or it is corrupt", hint: "keyholder keygen writes key files; a public key (sealdrop1…) cannot decrypt")
-        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Unlocks a key file with a passphrase, turning a wrong passphrase into its own message.

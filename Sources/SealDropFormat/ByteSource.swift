@@ -6,7 +6,7 @@ public protocol ByteSource {
 
 extension ByteSource {
     /// Reads until `buffer` is full or the input ends; returns the bytes read.
-    mutating func readFully(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    public mutating func readFully(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         var filled = 0
         while filled < buffer.count {
             let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))

@@ -11,8 +11,15 @@ struct Keygen: ParsableCommand {
         passphrase is stretched with Argon2id (libsodium's MODERATE limits). The public key is \
         the last line of the output, so that --recipient "$(keyholder keygen ... | tail -n 1)" \
         works; the lines before it start with '#'.
+
+        With --signing it makes the newsroom's offline signing key instead (Ed25519): it signs \
+        the recipients list (keyholder sign-recipients) and its public key (sealdropsign1…) is \
+        what sources and the daemon pin.
         """
     )
+
+    @Flag(help: "Make a signing key (signs recipients lists) instead of a decryption key.")
+    var signing = false
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the secret key file.", valueName: "keyfile"))
     var output: String
@@ -27,6 +34,10 @@ struct Keygen: ParsableCommand {
             } else {
                 try PassphraseInput.fromTerminal(prompt: "Passphrase for the new key: ", confirm: true)
             }
+            if signing {
+                try makeSigningKey(passphrase: passphrase)
+                return
+            }
             let key = SecretKey.generate()
             let file: KeyFile
             do { file = try KeyFile.protect(key, passphrase: passphrase) } catch {
@@ -39,6 +50,18 @@ struct Keygen: ParsableCommand {
             print("# fingerprint: \(publicKey.fingerprint)")
             print(publicKey.text)
         }
+    }
+
+    private func makeSigningKey(passphrase: SecureBytes) throws(CLIError) {
+        let key = SigningSecretKey.generate()
+        let file: SigningKeyFile
+        do { file = try SigningKeyFile.protect(key, passphrase: passphrase) } catch {
+            throw CLIError("could not derive a key from the passphrase (Argon2id needs 256 MiB of memory)", hint: "free some memory and try again")
+        }
+        try SecretKeyFiles.create(output, contents: file.text)
+        print("# signing key written to \(escapeForDisplay(output)) (keep it offline, apart from the server)")
+        print("# fingerprint: \(key.publicKey.fingerprint)")
+        print(key.publicKey.text)
     }
 }
 

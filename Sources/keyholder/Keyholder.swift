@@ -32,7 +32,8 @@ struct Keyholder: ParsableCommand {
           64  usage error (a wrong option or argument)
           keygen and pubkey exit 0 on success and 1 on any error.
         """,
-        subcommands: [Keygen.self, Pubkey.self, List.self, Show.self, Decrypt.self, Verify.self, Inspect.self]
+        subcommands: [Keygen.self, Pubkey.self, Keys.self, List.self, Show.self, Decrypt.self, Verify.self, Inspect.self,
+                      Rotate.self, Rekey.self, Retire.self, SignRecipients.self]
     )
 
     static func main() {
