@@ -9,33 +9,25 @@ public enum BLAKE2b {
 
     /// Hashes a raw buffer; see ``hash(_:outputLength:key:)``.
     public static func hash(_ data: UnsafeRawBufferPointer, outputLength: Int = 32, key: [UInt8] = []) -> [UInt8] {
+        key.withUnsafeBytes { generichash(data, outputLength: outputLength, key: $0) }
+    }
+
+    /// A keyed BLAKE2b MAC whose key is a secret in guarded memory.
+    public static func mac(_ data: [UInt8], key: SecureBytes, outputLength: Int = 32) -> [UInt8] {
+        precondition(key.count > 0, "a MAC needs a key")
+        return data.withUnsafeBytes { d in key.withUnsafeBytes { generichash(d, outputLength: outputLength, key: $0) } }
+    }
+
+    private static func generichash(_ data: UnsafeRawBufferPointer, outputLength: Int, key: UnsafeRawBufferPointer) -> [UInt8] {
         ensureSodium()
         precondition((Int(crypto_generichash_bytes_min())...Int(crypto_generichash_bytes_max())).contains(outputLength))
         precondition(key.isEmpty || (Int(crypto_generichash_keybytes_min())...Int(crypto_generichash_keybytes_max())).contains(key.count))
         var out = [UInt8](repeating: 0, count: outputLength)
         out.withUnsafeMutableBytes { o in
-            key.withUnsafeBytes { k in
-                _ = crypto_generichash(
-                    o.baseAddress!.assumingMemoryBound(to: UInt8.self), outputLength,
-                    data.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(data.count),
-                    k.baseAddress?.assumingMemoryBound(to: UInt8.self), key.count)
-            }
-        }
-        return out
-    }
-
-    /// A keyed BLAKE2b MAC whose key is a secret in guarded memory.
-    public static func mac(_ data: [UInt8], key: SecureBytes, outputLength: Int = 32) -> [UInt8] {
-        ensureSodium()
-        precondition((Int(crypto_generichash_keybytes_min())...Int(crypto_generichash_keybytes_max())).contains(key.count))
-        var out = [UInt8](repeating: 0, count: outputLength)
-        out.withUnsafeMutableBytes { o in
-            data.withUnsafeBytes { d in
-                _ = crypto_generichash(
-                    o.baseAddress!.assumingMemoryBound(to: UInt8.self), outputLength,
-                    d.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(data.count),
-                    key.typedPointer(UInt8.self), key.count)
-            }
+            _ = crypto_generichash(
+                o.baseAddress!.assumingMemoryBound(to: UInt8.self), outputLength,
+                data.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(data.count),
+                key.baseAddress?.assumingMemoryBound(to: UInt8.self), key.count)
         }
         return out
     }

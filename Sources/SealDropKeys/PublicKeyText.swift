@@ -31,13 +31,11 @@ extension PublicKey {
 
     /// Parses the text form; surrounding white space is ignored, case must not be mixed.
     public init(text: String) throws(PublicKeyParseError) {
-        let trimmed = text.trimmingASCIIWhitespace()
-        if trimmed.contains(KeyFile.magic) || trimmed.contains(SigningKeyFile.magic) { throw .secretKeyGiven }
-        guard trimmed.lowercased().hasPrefix(Self.textPrefix + "1") else { throw .notAPublicKey }
-        let decoded: (prefix: String, data: [UInt8])
-        do { decoded = try Bech32.decode(trimmed) } catch { throw error == .badChecksum ? .typo : .notAPublicKey }
-        guard decoded.prefix == Self.textPrefix else { throw .notAPublicKey }
-        do { try self.init(rawBytes: decoded.data) } catch { throw .badKey }
+        do { try self.init(rawBytes: try decodeKeyText(text, prefix: Self.textPrefix)) } catch let error as PublicKeyParseError {
+            throw error
+        } catch {
+            throw .badKey
+        }
         // Refuse keys libsodium would refuse at seal time (low-order points), now rather than later.
         do { _ = try SealedBox.seal(SecureBytes(count: 1), to: self) } catch { throw .badKey }
     }
@@ -49,13 +47,7 @@ extension PublicKey {
 
     /// A fingerprint for people to compare aloud: 16 bytes of ``fingerprintHash`` in eight
     /// groups of four hex digits. It starts with the key ID.
-    public var fingerprint: String {
-        let hex = fingerprintHash.prefix(16).hexString
-        return stride(from: 0, to: hex.count, by: 4).map { offset in
-            let start = hex.index(hex.startIndex, offsetBy: offset)
-            return String(hex[start..<hex.index(start, offsetBy: 4)])
-        }.joined(separator: " ")
-    }
+    public var fingerprint: String { groupedHex(fingerprintHash.prefix(16)) }
 
     /// BLAKE2b-256 of the raw public key, keyed with the ASCII string `SealDrop key ID v1`.
     public var fingerprintHash: [UInt8] {
@@ -86,6 +78,24 @@ public struct KeyID: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var description: String { bytes.hexString }
 
     public static func < (lhs: KeyID, rhs: KeyID) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
+}
+
+/// The raw bytes of a key's Bech32 text form with the given prefix (`sealdrop`, `sealdropsign`).
+/// Secret key material is recognised and refused with its own error.
+func decodeKeyText(_ text: String, prefix: String) throws(PublicKeyParseError) -> [UInt8] {
+    let trimmed = text.trimmingASCIIWhitespace()
+    if trimmed.contains(KeyFile.magic) || trimmed.contains(SigningKeyFile.magic) { throw .secretKeyGiven }
+    guard trimmed.lowercased().hasPrefix(prefix + "1") else { throw .notAPublicKey }
+    let decoded: (prefix: String, data: [UInt8])
+    do { decoded = try Bech32.decode(trimmed) } catch { throw error == .badChecksum ? .typo : .notAPublicKey }
+    guard decoded.prefix == prefix else { throw .notAPublicKey }
+    return decoded.data
+}
+
+/// Bytes as hex in groups of four digits, for fingerprints read aloud.
+func groupedHex(_ bytes: some Sequence<UInt8>) -> String {
+    let hex = Array(bytes.hexString)
+    return stride(from: 0, to: hex.count, by: 4).map { String(hex[$0..<min($0 + 4, hex.count)]) }.joined(separator: " ")
 }
 
 extension Sequence where Element == UInt8 {

@@ -10,22 +10,17 @@ extension SigningPublicKey {
 
     /// Parses the text form.
     public init(text: String) throws(PublicKeyParseError) {
-        let trimmed = text.trimmingASCIIWhitespace()
-        if trimmed.contains(KeyFile.magic) || trimmed.contains(SigningKeyFile.magic) { throw .secretKeyGiven }
-        guard trimmed.lowercased().hasPrefix(Self.textPrefix + "1") else { throw .notAPublicKey }
-        let decoded: (prefix: String, data: [UInt8])
-        do { decoded = try Bech32.decode(trimmed) } catch { throw error == .badChecksum ? .typo : .notAPublicKey }
-        guard decoded.prefix == Self.textPrefix else { throw .notAPublicKey }
-        do { try self.init(rawBytes: decoded.data) } catch { throw .badKey }
+        do { try self.init(rawBytes: try decodeKeyText(text, prefix: Self.textPrefix)) } catch let error as PublicKeyParseError {
+            throw error
+        } catch {
+            throw .badKey
+        }
     }
 
     /// Eight groups of four hex digits of BLAKE2b-256(key, key = "SealDrop signing key v1"):
     /// what sources and clients pin, and people compare aloud.
     public var fingerprint: String {
-        let hex = BLAKE2b.hash(rawBytes, outputLength: 32, key: Array("SealDrop signing key v1".utf8)).prefix(16).hexString
-        return stride(from: 0, to: hex.count, by: 4).map { offset in
-            String(hex[hex.index(hex.startIndex, offsetBy: offset)..<hex.index(hex.startIndex, offsetBy: offset + 4)])
-        }.joined(separator: " ")
+        groupedHex(BLAKE2b.hash(rawBytes, outputLength: 32, key: Array("SealDrop signing key v1".utf8)).prefix(16))
     }
 }
 
