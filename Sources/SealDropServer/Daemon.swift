@@ -12,7 +12,8 @@ import Glibc
 
 /// The whole daemon, started the way `sealdropd` starts it: ``prepare(_:logger:)`` checks
 /// everything and binds the socket (refusing to start with a ``StartupError`` on any problem),
-/// then ``run()`` serves until SIGTERM or SIGINT, re-reading the recipients on SIGHUP.
+/// then ``run()`` serves until SIGTERM or SIGINT, re-reading the recipients on SIGHUP and when
+/// their file changes.
 public final class Daemon: Sendable {
     /// The upload server.
     public let server: UploadServer
@@ -21,17 +22,22 @@ public final class Daemon: Sendable {
     /// The open spool.
     public let spool: Spool
     private let signals: UnixSignalsSequence
+    private let recipientsPoll: Duration
     private let logger: Logger
 
-    private init(server: UploadServer, recipients: RecipientStore, spool: Spool, signals: UnixSignalsSequence, logger: Logger) {
+    private init(server: UploadServer, recipients: RecipientStore, spool: Spool, signals: UnixSignalsSequence,
+                 recipientsPoll: Duration, logger: Logger) {
         self.server = server
         self.recipients = recipients
         self.spool = spool
         self.signals = signals
+        self.recipientsPoll = recipientsPoll
         self.logger = logger
     }
 
-    /// Hardens the process, loads the recipients, opens and sweeps the spool, and binds.
+    /// Hardens the process, loads the recipients, opens and sweeps the spool, and binds. A signed
+    /// recipients list is verified against the pinned signing key and its serial against the
+    /// one recorded in the spool (`recipients-serial`), after the spool is opened.
     ///
     /// Process-wide effects: core dumps off, file mode creation mask 077, the soft limit on open
     /// files raised to the hard limit, and SIGTERM, SIGINT and SIGHUP trapped.
@@ -44,8 +50,13 @@ public final class Daemon: Sendable {
         // Trap the signals before anyone can learn the port, so none of them kills the process.
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
 
-        let recipients = try RecipientStore(keyTexts: configuration.recipients, filePath: configuration.recipientsFile)
+        // Keys and a plain recipients file are checked before the spool is touched; a signed
+        // list needs the open (locked) spool, where the highest serial accepted is kept.
+        let source = try RecipientStore.source(for: configuration)
+        let early = source.isSigned ? nil : try RecipientStore(source: source, spoolRoot: nil)
         let spool = try openSpool(configuration.spool, logger: logger)
+        let recipients: RecipientStore
+        if let early { recipients = early } else { recipients = try RecipientStore(source: source, spoolRoot: spool.rootPath) }
         let server: UploadServer
         do {
             server = try await UploadServer.bind(host: configuration.host, port: configuration.port, spool: spool,
@@ -60,8 +71,13 @@ public final class Daemon: Sendable {
             logger.warning("listening on a non-loopback address; run the daemon behind a Tor onion service on 127.0.0.1",
                            metadata: ["listen": "\(server.listeningDescription)"])
         }
-        logger.info("recipients loaded", metadata: RecipientStore.metadata(recipients.current))
-        return Daemon(server: server, recipients: recipients, spool: spool, signals: signals, logger: logger)
+        var metadata = recipients.currentSet.logMetadata
+        if case .signedList(_, let signingKey) = source {
+            metadata["recipients.signing_key"] = "\(signingKey.fingerprint)"
+        }
+        logger.info("recipients loaded", metadata: metadata)
+        return Daemon(server: server, recipients: recipients, spool: spool, signals: signals,
+                      recipientsPoll: configuration.recipientsPoll, logger: logger)
     }
 
     /// Opens the spool, sweeps what a previous run left in `tmp`, and logs its state.
@@ -78,11 +94,20 @@ public final class Daemon: Sendable {
     }
 
     /// Serves until SIGTERM or SIGINT (graceful: in-flight uploads get the grace period; a
-    /// second signal discards them at once). SIGHUP re-reads the recipients file.
+    /// second signal discards them at once). SIGHUP re-reads the recipients file or the signed
+    /// list; so does a change to that file, noticed within `recipients-poll`.
     public func run() async throws {
         let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
+            if recipientsPoll > .zero, recipients.watchedFile != nil {
+                tasks.addTask { [recipientsPoll, recipients, logger] in
+                    // Ends only when cancelled, after the server has stopped.
+                    while (try? await Task.sleep(for: recipientsPoll)) != nil {
+                        recipients.reloadIfChanged(logger: logger)
+                    }
+                }
+            }
             tasks.addTask { [signals, recipients, logger] in
                 var shuttingDown = false
                 for await signal in signals {

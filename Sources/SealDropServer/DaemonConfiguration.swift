@@ -17,6 +17,16 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var recipients: [String] = []
     /// A file of public keys, one per line; re-read on SIGHUP.
     public var recipientsFile: String?
+    /// The newsroom's signing public key (`sealdropsign1...`), pinned: a signed recipients list
+    /// must be signed by it.
+    public var signingKey: String?
+    /// A recipients list signed by the newsroom's offline signing key (`keyholder
+    /// sign-recipients`). When set it is the only source of recipients: ``recipients`` and
+    /// ``recipientsFile`` must be empty, and ``signingKey`` is required.
+    public var signedRecipients: String?
+    /// How often the recipients file (or the signed list) is checked for a change, which is
+    /// then loaded as on SIGHUP; zero checks only on SIGHUP. Default 2 s.
+    public var recipientsPoll: Duration = .seconds(2)
     /// The limits.
     public var limits = ServerLimits()
     /// The least severe log level written. Default `info`.
@@ -32,6 +42,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         case spool
         case recipients
         case recipientsFile = "recipients-file"
+        case signingKey = "signing-key"
+        case signedRecipients = "signed-recipients"
+        case recipientsPoll = "recipients-poll"
         case maxBodySize = "max-body-size"
         case maxHeaderLine = "max-header-line"
         case maxHeaderLines = "max-header-lines"
@@ -65,6 +78,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
         case .recipientsFile:
             guard !value.isEmpty else { throw Self.invalid(setting, value, "a file path") }
             recipientsFile = value
+        case .signingKey:
+            guard !value.isEmpty else { throw Self.invalid(setting, value, "a signing public key (sealdropsign1...)") }
+            signingKey = value
+        case .signedRecipients:
+            guard !value.isEmpty else { throw Self.invalid(setting, value, "a file path") }
+            signedRecipients = value
+        case .recipientsPoll: recipientsPoll = try Self.parseDuration(value, setting, allowZero: true)
         case .maxBodySize: limits.maxBodyBytes = try Self.parseSize(value, setting)
         case .maxHeaderLine:
             let bytes = try Self.parseInt(value, setting, in: 64...1_048_576)
@@ -94,13 +114,16 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     /// A setting's current value in the text form ``apply(_:value:)`` accepts (`8G`, `30s`, ...);
-    /// nil for an unset recipients file, and for `recipients` (a list).
+    /// nil for an unset recipients file, signing key or signed list, and for `recipients` (a list).
     public func text(of setting: Setting) -> String? {
         switch setting {
         case .listen: host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         case .spool: spool
         case .recipients: nil
         case .recipientsFile: recipientsFile
+        case .signingKey: signingKey
+        case .signedRecipients: signedRecipients
+        case .recipientsPoll: Self.durationText(recipientsPoll)
         case .maxBodySize: Self.sizeText(limits.maxBodyBytes)
         case .maxHeaderLine: "\(limits.maxHeaderLineBytes)"
         case .maxHeaderLines: "\(limits.maxHeaderLines)"

@@ -121,9 +121,10 @@ struct RequestHandler: Sendable {
 
     private func keys(_ parts: inout Parts) async throws -> Reply {
         guard case .end? = try await next(&parts) else { throw ProtocolError(.truncated) }
-        let document = Recipients.format(recipients.current)
+        // The signed list's bytes as they are in its file, or the keys in force, one per line.
+        let document = recipients.currentSet.document
         logger.debug("recipients sent")
-        return .document(ByteBuffer(string: document))
+        return .document(ByteBuffer(bytes: document))
     }
 
     // MARK: PUT

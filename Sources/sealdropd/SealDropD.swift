@@ -16,7 +16,8 @@ struct SealDropD: AsyncParsableCommand {
         discussion: """
             Settings come from the built-in defaults, then --config FILE (YAML), then these flags. \
             Sizes take K, M, G, T suffixes (powers of 1024); durations take ms, s, m, h. \
-            SIGTERM or SIGINT stop the daemon gracefully; SIGHUP re-reads the recipients file. \
+            SIGTERM or SIGINT stop the daemon gracefully; SIGHUP re-reads the recipients file or the \
+            signed recipients list (a change to it is also noticed within --recipients-poll). \
             When ready it prints "listening on HOST:PORT" on standard error.
             """
     )
@@ -33,8 +34,17 @@ struct SealDropD: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("A public key to seal uploads to (repeatable).", valueName: "pubkey"))
     var recipient: [String] = []
 
-    @Option(name: .customLong("recipients-file"), help: ArgumentHelp("File of public keys, one per line, # comments; re-read on SIGHUP.", valueName: "file"))
+    @Option(name: .customLong("recipients-file"), help: ArgumentHelp("File of public keys, one per line, # comments; re-read on SIGHUP and when it changes.", valueName: "file"))
     var recipientsFile: String?
+
+    @Option(name: .customLong("signed-recipients"), help: ArgumentHelp("Recipients list signed by the newsroom's offline signing key (keyholder sign-recipients); then the only source of recipients; re-read on SIGHUP and when it changes.", valueName: "file"))
+    var signedRecipients: String?
+
+    @Option(name: .customLong("signing-key"), help: ArgumentHelp("The newsroom's signing public key, pinned: the signed list must be signed by it.", valueName: "sealdropsign1..."))
+    var signingKey: String?
+
+    @Option(name: .customLong("recipients-poll"), help: ArgumentHelp("How often to check the recipients file or signed list for a change; 0: only on SIGHUP (default \(defaults.text(of: .recipientsPoll)!)).", valueName: "duration"))
+    var recipientsPoll: String?
 
     @Option(name: .customLong("max-body-size"), help: ArgumentHelp("Largest upload (default \(defaults.text(of: .maxBodySize)!)).", valueName: "size"))
     var maxBodySize: String?
@@ -113,6 +123,7 @@ struct SealDropD: AsyncParsableCommand {
         if let config { try await configuration.load(yamlFile: config) }
         let flags: [(DaemonConfiguration.Setting, String?)] = [
             (.listen, listen), (.spool, spool), (.recipientsFile, recipientsFile),
+            (.signedRecipients, signedRecipients), (.signingKey, signingKey), (.recipientsPoll, recipientsPoll),
             (.maxBodySize, maxBodySize), (.maxHeaderLine, maxHeaderLine), (.maxHeaderLines, maxHeaderLines),
             (.maxConnections, maxConnections), (.spoolQuota, spoolQuota), (.freeDiskReserve, freeDiskReserve),
             (.headerTimeout, headerTimeout), (.idleTimeout, idleTimeout), (.minimumRate, minimumRate),

@@ -231,7 +231,8 @@ struct StartupTests {
             return DaemonConfiguration.Setting(rawValue: String(key)) != nil ? String(line.dropFirst(2)) : nil
         }
         #expect(Set(settings.compactMap { $0.split(separator: ":").first.map(String.init) })
-            == Set(DaemonConfiguration.Setting.allCases.map(\.rawValue)).subtracting(["recipients", "recipients-file"]))
+            == Set(DaemonConfiguration.Setting.allCases.map(\.rawValue))
+                .subtracting(["recipients", "recipients-file", "signed-recipients", "signing-key"]))
         let folder = try TemporaryDirectory("sealdropd-sample")
         let uncommented = folder.file("all.yaml")
         try settings.joined(separator: "\n").write(toFile: uncommented, atomically: true, encoding: .utf8)

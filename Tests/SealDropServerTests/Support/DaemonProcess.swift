@@ -80,6 +80,15 @@ final class DaemonProcess: Sendable {
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
+    /// The daemon's own pid: the process started, or its child when a wrapper such as strace
+    /// started it.
+    var daemonPID: Int32 {
+        let pid = process.processIdentifier
+        guard let children = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8),
+              let child = children.split(separator: " ").first.flatMap({ Int32($0) }) else { return pid }
+        return child
+    }
+
     /// Waits until standard error contains `text`.
     func waitForOutput(_ text: String, timeout: Double = 10) async -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
@@ -173,12 +182,7 @@ struct RealDrop: Sendable {
 
     /// The daemon's own pid: the process started, or its child when a wrapper such as strace
     /// started it.
-    var daemonPID: Int32 {
-        let pid = daemon.pid
-        guard let children = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8),
-              let child = children.split(separator: " ").first.flatMap({ Int32($0) }) else { return pid }
-        return child
-    }
+    var daemonPID: Int32 { daemon.daemonPID }
 }
 
 /// Environment for a daemon whose blocking I/O must run on a single thread (so that strace's
