@@ -28,7 +28,7 @@ extension SigningPublicKey {
 public enum SignedRecipientsError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The text is not a signed recipients list, or a line is malformed.
     case malformed(String)
-    /// Signed by another key than the pinned signing key.
+    /// Signed by another key than the pinned signing key (both named by fingerprint).
     case wrongSigner(expected: String, found: String)
     /// The signature does not verify: the list was edited after signing, or forged.
     case badSignature
@@ -38,7 +38,7 @@ public enum SignedRecipientsError: Error, Equatable, Sendable, CustomStringConve
     public var description: String {
         switch self {
         case .malformed(let why): "not a valid signed recipients list: \(why)"
-        case .wrongSigner(let expected, let found): "signed by \(found), not by the pinned signing key \(expected)"
+        case .wrongSigner(let expected, let found): "signed by another key (fingerprint \(found)), not by the pinned signing key (fingerprint \(expected))"
         case .badSignature: "the signature does not verify: the list was changed after signing, or forged"
         case .serialWentBackwards(let accepted, let offered): "serial \(offered) is older than serial \(accepted), already in force"
         }
@@ -61,7 +61,8 @@ public enum SignedRecipientsError: Error, Equatable, Sendable, CustomStringConve
 /// The signature covers the exact bytes from the start of the `SEALDROP-RECIPIENTS-1` line to
 /// the end of the line before `signature:` (LF line ends, no comments inside).
 public struct SignedRecipients: Equatable, Sendable {
-    static let magic = "SEALDROP-RECIPIENTS-1"
+    /// The line that starts the signed part of a list.
+    public static let magic = "SEALDROP-RECIPIENTS-1"
 
     /// Increases with every new list; a list with a lower serial than one accepted is refused.
     public let serial: UInt64
@@ -91,6 +92,9 @@ public struct SignedRecipients: Equatable, Sendable {
         guard let start = text.range(of: magic + "\n") else { throw .malformed("no \(magic) line") }
         guard start.lowerBound == text.startIndex || text[text.index(before: start.lowerBound)] == "\n" else {
             throw .malformed("\(magic) must start a line")
+        }
+        for line in text[..<start.lowerBound].split(separator: "\n") where !line.hasPrefix("#") && !line.allSatisfy({ $0 == " " || $0 == "\r" }) {
+            throw .malformed("only # comment lines may come before the \(magic) line")
         }
         guard let signatureLine = text.range(of: "\nsignature: ", range: start.lowerBound..<text.endIndex) else {
             throw .malformed("no signature line")
@@ -127,7 +131,7 @@ public struct SignedRecipients: Equatable, Sendable {
         guard let serial, let date, let signer else { throw .malformed("serial, date and signing-key are required") }
         guard !recipients.isEmpty, recipients.count <= 32 else { throw .malformed("1 to 32 recipients are required") }
         guard Set(recipients).count == recipients.count else { throw .malformed("a recipient is listed twice") }
-        guard signer == pinnedKey else { throw .wrongSigner(expected: pinnedKey.text, found: signer.text) }
+        guard signer == pinnedKey else { throw .wrongSigner(expected: pinnedKey.fingerprint, found: signer.fingerprint) }
         do { try pinnedKey.verify([UInt8](signature), of: Array(signed.utf8)) } catch { throw .badSignature }
         return SignedRecipients(serial: serial, date: date, signingKey: signer, recipients: recipients, text: text)
     }

@@ -249,7 +249,7 @@ public final class RecipientStore: Sendable {
     // MARK: Signed lists
 
     /// The line that starts the signed part of a signed recipients list.
-    static let signedListMagic = "SEALDROP-RECIPIENTS-1"
+    static let signedListMagic = SignedRecipients.magic
     /// A signed list names at most 32 keys: a few KiB. Anything much larger is not one.
     static let signedListMaxBytes = 64 * 1024
 

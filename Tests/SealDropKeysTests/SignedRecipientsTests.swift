@@ -38,7 +38,7 @@ struct SignedRecipientsTests {
     func swappedSignerAndOldSerial() throws {
         let mallory = SigningSecretKey.generate()
         let forged = try SignedRecipients.sign(recipients: [a], serial: 9, with: mallory)
-        #expect(throws: SignedRecipientsError.wrongSigner(expected: signer.publicKey.text, found: mallory.publicKey.text)) {
+        #expect(throws: SignedRecipientsError.wrongSigner(expected: signer.publicKey.fingerprint, found: mallory.publicKey.fingerprint)) {
             try SignedRecipients.parse(forged.text, pinnedKey: signer.publicKey)
         }
         let old = try SignedRecipients.sign(recipients: [a], serial: 2, with: signer)
