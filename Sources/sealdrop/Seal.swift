@@ -69,6 +69,9 @@ struct Seal: ParsableCommand {
             }
             let folder = try OutputFolder(path: path.deletingLastPathComponent().path)
             let (temporary, fd) = try folder.createTemporaryFile()
+            // Ctrl-C (or SIGTERM, SIGHUP) while sealing removes the unfinished file.
+            PartialFileGuard.arm(folder: folder.fd, name: temporary)
+            defer { PartialFileGuard.disarm() }
             do throws(CLIError) {
                 try seal(input, with: writer, to: fd)
                 guard fsync(fd) == 0 else { throw CLIError("cannot sync \(escapeForDisplay(output)): \(errnoText())") }

@@ -90,4 +90,31 @@ struct CLIRoundTripTests {
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("o") || $0.hasPrefix(".sealdrop") }
         #expect(leftovers.isEmpty)
     }
+
+    @Test("an interrupted seal leaves nothing in the output folder", arguments: [SIGINT, SIGTERM])
+    func interruptedSeal(signal: Int32) throws {
+        let dir = try TemporaryDirectory()
+        let key = try TestKey.make(in: dir)
+        let out = dir.file("out")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: sealdrop)
+        process.arguments = ["seal", "-r", key.publicKeyText, "-o", out + "/leak.sealdrop", "-"]
+        let input = Pipe()
+        process.standardInput = input
+        process.standardError = Pipe()
+        try process.run()
+        // More than a chunk, so the sealed file has been started; then the source stalls.
+        try input.fileHandleForWriting.write(contentsOf: Data(testBytes(count: 300_000)))
+        var started = false
+        for _ in 0..<100 where !started {
+            started = !((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).isEmpty
+            if !started { usleep(50_000) }
+        }
+        #expect(started, "the temporary file never appeared")
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty)
+    }
 }
