@@ -113,6 +113,11 @@ struct CLIRoundTripTests {
         }
         #expect(started, "the temporary file never appeared")
         kill(process.processIdentifier, signal)
+        for _ in 0..<200 where process.isRunning { usleep(50_000) }
+        if process.isRunning {
+            Issue.record("sealdrop ignored the signal for 10 s")
+            kill(process.processIdentifier, SIGKILL)
+        }
         process.waitUntilExit()
         #expect(process.terminationReason == .uncaughtSignal)
         #expect(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty)
