@@ -99,13 +99,18 @@ public func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(CLIError) {
 
 /// Reads a whole small file (key files, passphrase files, recipients files), refusing anything
 /// over `limit` bytes before reading it.
-public func readSmallFile(_ path: String, limit: Int = 1 << 20) throws(CLIError) -> [UInt8] {
+///
+/// `check` sees the file's owner (uid) and mode from the open descriptor (not the path, which
+/// could be swapped between a check and the open) before anything is read.
+public func readSmallFile(_ path: String, limit: Int = 1 << 20,
+                          check: (_ owner: UInt32, _ mode: UInt32) throws(CLIError) -> Void = { _, _ in }) throws(CLIError) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw CLIError("cannot open \(path): \(errnoText())", hint: "check the path and that you may read it") }
     defer { close(fd) }
     var info = stat()
     guard fstat(fd, &info) == 0 else { throw CLIError("cannot read \(path): \(errnoText())") }
     guard info.st_mode & S_IFMT != S_IFDIR else { throw CLIError("\(path) is a folder, not a file") }
+    try check(UInt32(info.st_uid), UInt32(info.st_mode))
     var out: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 4096)
     while true {

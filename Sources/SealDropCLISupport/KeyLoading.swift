@@ -54,18 +54,22 @@ public enum SecretKeyFiles {
     /// that nobody else may read or write it.
     static func readPrivateText(_ path: String) throws(CLIError) -> String {
         let shown = escapeForDisplay(path)
-        var info = stat()
-        guard stat(path, &info) == 0 else {
+        let check = { (owner: UInt32, mode: UInt32) throws(CLIError) in
+            guard owner == UInt32(geteuid()) else {
+                throw CLIError("key file \(shown) is owned by another user", hint: "a secret key must belong to whoever uses it: chown it to yourself")
+            }
+            guard mode & 0o077 == 0 else {
+                throw CLIError("key file \(shown) is accessible by others (mode \(String(mode & 0o777, radix: 8)))", hint: "run: chmod 600 \(shown)")
+            }
+        }
+        // Checked on the path first (a file we may not even open still gets the right message),
+        // then again on the descriptor that is read, so a swapped file cannot slip through.
+        var probe = stat()
+        guard stat(path, &probe) == 0 else {
             throw CLIError("cannot read key file \(shown): \(errnoText())", hint: "check the path given with --key")
         }
-        guard info.st_uid == geteuid() else {
-            throw CLIError("key file \(shown) is owned by another user", hint: "a secret key must belong to whoever uses it: chown it to yourself")
-        }
-        guard info.st_mode & 0o077 == 0 else {
-            let mode = String(info.st_mode & 0o777, radix: 8)
-            throw CLIError("key file \(shown) is accessible by others (mode \(mode))", hint: "run: chmod 600 \(shown)")
-        }
-        var bytes = try readSmallFile(path, limit: 64 * 1024)
+        try check(UInt32(probe.st_uid), UInt32(probe.st_mode))
+        var bytes = try readSmallFile(path, limit: 64 * 1024, check: check)
         defer { secureZero(&bytes) }
         return String(decoding: bytes, as: UTF8.self)
     }

@@ -4,8 +4,8 @@ import Foundation
 /// only the last path component survives (`/` and `\` both count as separators), control and
 /// bidi characters are dropped, the name is put in Unicode NFC, leading dots, dashes and spaces are removed (no hidden files,
 /// nothing that reads as an option), `.` and `..` vanish, and the result is cut to at most
-/// `maxBytes` UTF-8 bytes at a character boundary, keeping a short extension. Nil when nothing
-/// usable is left: the caller falls back to the submission ID.
+/// `maxBytes` UTF-8 bytes, keeping a short extension. Nil when nothing usable is left: the
+/// caller falls back to the submission ID.
 public func safeFileName(_ untrusted: String?, maxBytes: Int = 200) -> String? {
     guard let untrusted else { return nil }
     let lastComponent = untrusted.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
@@ -17,21 +17,29 @@ public func safeFileName(_ untrusted: String?, maxBytes: Int = 200) -> String? {
     return truncateKeepingExtension(cleaned, maxBytes: maxBytes)
 }
 
-/// Cuts `name` to `maxBytes` UTF-8 bytes, keeping an extension of up to 16 bytes.
-func truncateKeepingExtension(_ name: String, maxBytes: Int) -> String {
+/// Cuts `name` to `maxBytes` UTF-8 bytes, keeping an extension of up to 16 bytes. It cuts
+/// between Unicode scalars, not whole characters: one "character" can be hundreds of bytes (a
+/// letter with hundreds of combining marks), and must not wipe out the whole stem. Nil when no
+/// stem is left (never a bare extension, which would be a hidden file).
+func truncateKeepingExtension(_ name: String, maxBytes: Int) -> String? {
     guard name.utf8.count > maxBytes else { return name }
-    var stem = name, ext = ""
-    if let dot = name.lastIndex(of: "."), name.distance(from: dot, to: name.endIndex) <= 17, dot != name.startIndex {
-        stem = String(name[..<dot])
+    var stem = Substring(name), ext = ""
+    if let dot = name.lastIndex(of: "."), dot != name.startIndex, name.utf8[dot...].count <= 16 {
+        stem = name[..<dot]
         ext = String(name[dot...])
     }
     let budget = maxBytes - ext.utf8.count
-    var cut = ""
-    for character in stem {
-        if cut.utf8.count + String(character).utf8.count > budget { break }
-        cut.append(character)
+    var cut = String.UnicodeScalarView()
+    var used = 0
+    for scalar in stem.unicodeScalars {
+        let width = UTF8.width(scalar)
+        if used + width > budget { break }
+        cut.append(scalar)
+        used += width
     }
-    return cut + ext
+    var result = String(cut)
+    while let last = result.last, last == " " || last == "." { result.removeLast() }
+    return result.isEmpty ? nil : result + ext
 }
 
 /// The `n`-th alternative for a name that is taken: `report.pdf` → `report (1).pdf`.

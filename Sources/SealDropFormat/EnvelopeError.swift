@@ -29,6 +29,8 @@ public enum EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible {
     case metadataTooLarge(Int)
     /// No recipients, or more than the format allows.
     case badRecipientCount(Int)
+    /// More content than the format's size arithmetic allows (``Layout/maxContentLength``).
+    case contentTooLarge
     /// The content length differs from the size declared in the metadata.
     case sizeMismatch(declared: UInt64, actual: UInt64)
 
@@ -38,7 +40,7 @@ public enum EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noMatchingKey: .noMatch
         case .notASubmission, .unsupportedVersion, .malformedHeader, .fileKeyUnwrapFailed, .headerMACMismatch: .headerFailure
         case .chunkAuthenticationFailed, .truncated, .trailingData, .malformedChunk, .malformedMetadata: .payloadFailure
-        case .metadataTooLarge, .badRecipientCount, .sizeMismatch: .payloadFailure
+        case .metadataTooLarge, .badRecipientCount, .sizeMismatch, .contentTooLarge: .payloadFailure
         }
     }
 
@@ -57,6 +59,7 @@ public enum EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .malformedMetadata(let why): "payload failure: malformed metadata: \(why)"
         case .metadataTooLarge(let n): "metadata too large (\(n) bytes; at most \(Layout.maxMetadataByteCount - Layout.chunkLengthFieldByteCount))"
         case .badRecipientCount(let n): "a submission needs 1 to \(Layout.maxRecipients) recipients, not \(n)"
+        case .contentTooLarge: "the content is larger than a submission may be (1 TiB)"
         case .sizeMismatch(let declared, let actual): "the input changed while it was sealed (declared \(declared) bytes, read \(actual))"
         }
     }

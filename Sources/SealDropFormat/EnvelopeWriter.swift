@@ -26,6 +26,7 @@ public final class EnvelopeWriter {
     /// its first chunk. If `metadata.size` is set, ``finish(emit:)`` checks the content had
     /// exactly that length.
     public init(recipients: [PublicKey], metadata: Metadata, fileKey: FileKey = FileKey()) throws(EnvelopeError) {
+        if let size = metadata.size, size > Layout.maxContentLength { throw .contentTooLarge }
         let json = try metadata.encoded()
         let metadataLength = Self.metadataChunkLength(forJSONByteCount: json.count)
         guard metadataLength <= Layout.maxMetadataByteCount else { throw .metadataTooLarge(json.count) }
@@ -83,6 +84,10 @@ public final class EnvelopeWriter {
     public func finish(emit: (UnsafeRawBufferPointer) throws -> Void) throws -> UInt64 {
         precondition(!finished, "finish called twice")
         finished = true
+        if contentLength > Layout.maxContentLength {
+            plaintext.zero()
+            throw EnvelopeError.contentTooLarge
+        }
         if let declaredSize, declaredSize != contentLength {
             plaintext.zero()
             throw EnvelopeError.sizeMismatch(declared: declaredSize, actual: contentLength)

@@ -38,9 +38,14 @@ public enum Layout {
         fixedHeaderByteCount + recipients * recipientEntryByteCount + macByteCount
     }
 
+    /// The largest content length the format's size arithmetic is defined for (1 TiB); writers
+    /// and the daemon refuse anything larger before they compute a padded size.
+    public static let maxContentLength: UInt64 = 1 << 40
+
     /// The PADMÉ padded length of `length` content bytes (Nikitin et al., PETS 2019): the
     /// length is rounded up so that only O(log log L) bits of it remain, at most ~12 % more.
     public static func padme(_ length: UInt64) -> UInt64 {
+        precondition(length <= maxContentLength, "content length over Layout.maxContentLength")
         guard length >= 2 else { return length }
         let e = UInt64(63 - length.leadingZeroBitCount)          // floor(log2 L)
         let s = UInt64(63 - e.leadingZeroBitCount) + 1             // floor(log2 E) + 1

@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 public import Logging
+import SealDropFormat
 import SystemPackage
 
 /// Everything `sealdropd` needs to start, from embedded defaults, an optional YAML file, and
@@ -85,7 +86,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
             guard !value.isEmpty else { throw Self.invalid(setting, value, "a file path") }
             signedRecipients = value
         case .recipientsPoll: recipientsPoll = try Self.parseDuration(value, setting, allowZero: true)
-        case .maxBodySize: limits.maxBodyBytes = try Self.parseSize(value, setting)
+        case .maxBodySize:
+            // 1 TiB: far beyond any upload through Tor, and far from where a sealed size overflows.
+            let bytes = try Self.parseSize(value, setting)
+            guard bytes <= Layout.maxContentLength else { throw Self.invalid(setting, value, "a size of at most 1T") }
+            limits.maxBodyBytes = bytes
         case .maxHeaderLine:
             let bytes = try Self.parseInt(value, setting, in: 64...1_048_576)
             limits.maxHeaderLineBytes = bytes

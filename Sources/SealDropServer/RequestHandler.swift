@@ -130,14 +130,16 @@ struct RequestHandler: Sendable {
     // MARK: PUT
 
     private func put(_ head: RequestHead, _ parts: inout Parts, connection: Connection) async throws -> Reply {
+        // The configuration caps the body size below this; a limit set in code might not.
+        guard head.contentLength <= Layout.maxContentLength else { throw ProtocolError(.tooLarge) }
         let keys = recipients.current
         let metadata = Metadata(name: head.name, mediaType: head.mediaType, size: head.contentLength, time: Date(),
                                 message: head.message, sealedBy: .server)
         let writer = try makeWriter(recipients: keys, metadata: metadata)
         let expected = Layout.sealedByteCount(contentLength: head.contentLength, recipients: keys.count,
                                               metadataLength: writer.header.metadataLength)
-        let reservation = try await space.reserve(expected, spool: spool, threadPool: threadPool)
-        let sink = try await createSink(expectedBytes: expected, reservation: reservation, connection: connection)
+        let reservation = try await space.reserve(finalBytes: expected, spool: spool, threadPool: threadPool)
+        let sink = try await createSink(expectedBytes: expected, connection: connection)
         do {
             writer.prefix.withUnsafeBytes { sink.append($0) }
             receiving: while true {
@@ -148,6 +150,7 @@ struct RequestHandler: Sendable {
                     let filled = Int(writer.contentByteCount % UInt64(Layout.chunkCapacity))
                     if filled + buffer.readableBytes >= Layout.chunkCapacity { try await sink.waitForWrite() }
                     buffer.withUnsafeReadableBytes { content in writer.append(content) { sink.append($0) } }
+                    try await cover(sink, reservation)
                     try await sink.writeIfFull()
                 case .end?:
                     break receiving
@@ -155,6 +158,8 @@ struct RequestHandler: Sendable {
                     throw ProtocolError(.truncated)
                 }
             }
+            // The last chunks (padding) are written on the pool: cover the final size first.
+            try await cover(sink, reservation, upTo: expected)
             let sealing = SerializedAccess(writer)
             let (file, size) = try await sink.finish(dayOf: Date()) { write in
                 try sealing.value.finish(emit: write)
@@ -204,8 +209,8 @@ struct RequestHandler: Sendable {
                                            metadataLength: header.metadataLength) else {
             throw ProtocolError(.badEnvelope, "the length does not fit the envelope's layout")
         }
-        let reservation = try await space.reserve(head.contentLength, spool: spool, threadPool: threadPool)
-        let sink = try await createSink(expectedBytes: head.contentLength, reservation: reservation, connection: connection)
+        let reservation = try await space.reserve(finalBytes: head.contentLength, spool: spool, threadPool: threadPool)
+        let sink = try await createSink(expectedBytes: head.contentLength, connection: connection)
         do {
             held.withUnsafeBytes { sink.append($0) }
             held = []
@@ -213,6 +218,7 @@ struct RequestHandler: Sendable {
                 switch try await next(&parts) {
                 case .body(let buffer)?:
                     sink.append(buffer)
+                    try await cover(sink, reservation)
                     try await sink.writeIfFull()
                 case .end?:
                     ended = true
@@ -230,12 +236,20 @@ struct RequestHandler: Sendable {
 
     // MARK: Storage
 
-    private func createSink(expectedBytes: UInt64, reservation: Reservation, connection: Connection) async throws -> SubmissionSink {
-        let othersInFlight = space.reservedBytes - reservation.bytes
-        return try await SubmissionSink.create(
+    private func createSink(expectedBytes: UInt64, connection: Connection) async throws -> SubmissionSink {
+        try await SubmissionSink.create(
             id: makeSubmissionID(), expectedBytes: expectedBytes, reserve: limits.freeDiskReserveBytes,
-            inFlight: othersInFlight, spool: spool, threadPool: threadPool, eventLoop: connection.control.eventLoop
+            spool: spool, threadPool: threadPool, eventLoop: connection.control.eventLoop
         )
+    }
+
+    /// Keeps the upload's quota reservation a step ahead of what it has produced (or at
+    /// `upTo` bytes, when given), and the free-disk reserve intact each time it grows: `ERR quota`
+    /// or `ERR disk-full` when the spool really fills, not when someone merely declares a size.
+    private func cover(_ sink: SubmissionSink, _ reservation: Reservation, upTo bytes: UInt64? = nil) async throws {
+        let before = reservation.bytes
+        try await space.cover(bytes ?? sink.producedBytes, in: reservation, spool: spool, threadPool: threadPool)
+        if reservation.bytes != before { try await sink.checkFreeSpace(reserve: limits.freeDiskReserveBytes) }
     }
 
     /// Moves the finished file into the inbox, unless bytes followed the declared end.

@@ -4,9 +4,11 @@ import SealDropStore
 import SealDropWire
 import Synchronization
 
-/// The spool quota: bytes in the inbox plus the final size of every upload in progress. An
-/// upload reserves its final size before its first byte is written, so the spool never holds
-/// more than the quota.
+/// The spool quota: bytes in the inbox plus what every upload in progress has reserved. An
+/// upload reserves space as it writes, a step ahead of its bytes (``SpaceAccount/step``), and
+/// its whole final size only just before it finishes: so the spool never holds more than the
+/// quota, and a few connections that *declare* huge uploads and then trickle cannot reserve the
+/// whole quota and lock every other source out.
 ///
 /// The inbox count only ever overestimates (the keyholder removes files behind the daemon's
 /// back, never adds them), so a reservation that fits is always safe; one that does not fit
@@ -20,6 +22,8 @@ final class SpaceAccount: Sendable {
 
     let quota: UInt64
     private let state: Mutex<State>
+    /// How far ahead of its written bytes an upload reserves.
+    static let step: UInt64 = 4 << 20
 
     init(quota: UInt64, inboxBytes: UInt64) {
         self.quota = quota
@@ -29,9 +33,29 @@ final class SpaceAccount: Sendable {
     /// Bytes in the inbox and reserved, as far as the daemon knows.
     var usedBytes: UInt64 { state.withLock { $0.inboxBytes + $0.reservedBytes } }
 
-    /// Reserves `bytes`, or throws `ERR quota`.
-    func reserve(_ bytes: UInt64, spool: Spool, threadPool: NIOThreadPool) async throws(ProtocolError) -> Reservation {
-        if tryReserve(bytes) { return Reservation(account: self, bytes: bytes) }
+    /// Starts the reservation of an upload whose final size will be `finalBytes`: refused at once
+    /// with `ERR quota` if that alone exceeds the quota, else reserves its first step.
+    func reserve(finalBytes: UInt64, spool: Spool, threadPool: NIOThreadPool) async throws(ProtocolError) -> Reservation {
+        guard finalBytes <= quota else { throw ProtocolError(.quota) }
+        let first = min(finalBytes, Self.step)
+        try await reserve(first, spool: spool, threadPool: threadPool)
+        return Reservation(account: self, bytes: first, finalBytes: finalBytes)
+    }
+
+    /// Grows `reservation` to cover `written` bytes plus a step (never past its final size), or
+    /// throws `ERR quota`. Cheap when it already does.
+    func cover(_ written: UInt64, in reservation: Reservation, spool: Spool, threadPool: NIOThreadPool) async throws(ProtocolError) {
+        let current = reservation.bytes
+        guard written > current || (written + Self.step / 2 > current && current < reservation.finalBytes) else { return }
+        let target = min(reservation.finalBytes, max(written, written + Self.step))
+        guard target > current else { return }
+        try await reserve(target - current, spool: spool, threadPool: threadPool)
+        reservation.grew(by: target - current)
+    }
+
+    /// Reserves `bytes` more, or throws `ERR quota`.
+    private func reserve(_ bytes: UInt64, spool: Spool, threadPool: NIOThreadPool) async throws(ProtocolError) {
+        if tryReserve(bytes) { return }
         let mayRescan = state.withLock { state in
             guard ContinuousClock.now - state.lastScan >= .seconds(1) else { return false }
             state.lastScan = .now
@@ -39,7 +63,7 @@ final class SpaceAccount: Sendable {
         }
         if mayRescan, let scanned = try? await threadPool.runIfActive({ try spool.inboxByteCount() }) {
             state.withLock { $0.inboxBytes = scanned }
-            if tryReserve(bytes) { return Reservation(account: self, bytes: bytes) }
+            if tryReserve(bytes) { return }
         }
         throw ProtocolError(.quota)
     }
@@ -53,9 +77,6 @@ final class SpaceAccount: Sendable {
         }
     }
 
-    /// Bytes reserved by uploads in progress.
-    var reservedBytes: UInt64 { state.withLock { $0.reservedBytes } }
-
     fileprivate func release(_ bytes: UInt64, committed: UInt64?) {
         state.withLock { state in
             state.reservedBytes -= bytes
@@ -64,15 +85,26 @@ final class SpaceAccount: Sendable {
     }
 }
 
-/// One upload's share of the quota. Released when it is dropped unless committed.
+/// One upload's share of the quota, grown as it writes. Released when it is dropped unless
+/// committed.
 final class Reservation: Sendable {
-    let bytes: UInt64
+    /// The upload's size once finished: the most it will ever reserve.
+    let finalBytes: UInt64
+    private let reserved: Atomic<UInt64>
     private let account: SpaceAccount
     private let settled = Atomic(false)
 
-    fileprivate init(account: SpaceAccount, bytes: UInt64) {
+    fileprivate init(account: SpaceAccount, bytes: UInt64, finalBytes: UInt64) {
         self.account = account
-        self.bytes = bytes
+        self.finalBytes = finalBytes
+        reserved = Atomic(bytes)
+    }
+
+    /// Bytes reserved so far.
+    var bytes: UInt64 { reserved.load(ordering: .relaxed) }
+
+    fileprivate func grew(by bytes: UInt64) {
+        reserved.add(bytes, ordering: .relaxed)
     }
 
     /// The upload is in the inbox: its bytes now count as inbox bytes.

@@ -37,16 +37,15 @@ final class SubmissionSink {
     }
 
     /// Creates the temporary file (on the pool), after checking that the spool's file system
-    /// keeps `reserve` bytes free once `expectedBytes` are written.
-    static func create(id: SubmissionID, expectedBytes: UInt64, reserve: UInt64, inFlight: UInt64, spool: Spool,
+    /// would keep `reserve` bytes free once this upload's `expectedBytes` are written. Uploads
+    /// in progress are not counted here (a few declared-huge, trickling uploads must not lock
+    /// others out); ``checkFreeSpace(reserve:)`` checks the reserve again as the upload grows.
+    static func create(id: SubmissionID, expectedBytes: UInt64, reserve: UInt64, spool: Spool,
                        threadPool: NIOThreadPool, eventLoop: any EventLoop) async throws -> SubmissionSink {
         let file = try await threadPool.runIfActive(eventLoop: eventLoop) { () throws -> SpoolFile in
             let available = try spool.availableBytes()
             let needed = expectedBytes.addingReportingOverflow(reserve)
-            let neededWithOthers = needed.partialValue.addingReportingOverflow(inFlight)
-            guard !needed.overflow, !neededWithOthers.overflow, available >= neededWithOthers.partialValue else {
-                throw DiskReserveExceeded()
-            }
+            guard !needed.overflow, available >= needed.partialValue else { throw DiskReserveExceeded() }
             return try spool.createTemporaryFile(for: id)
         }.get()
         return SubmissionSink(id: id, file: FileState(file: file), spool: spool, threadPool: threadPool, eventLoop: eventLoop)
@@ -65,7 +64,11 @@ final class SubmissionSink {
         if bytes.isEmpty { bytes.reserveCapacity(max(chunk.count, Layout.fullChunkByteCount)) }
         bytes.append(contentsOf: chunk)
         buffered += chunk.count
+        producedBytes += UInt64(chunk.count)
     }
+
+    /// Bytes queued or written so far (what the quota must cover before they are written).
+    private(set) var producedBytes: UInt64 = 0
 
     /// Queues received bytes as they are (a `SEALED` body). They are copied: holding the
     /// received buffers instead would let a client that trickles tiny segments pin a receive
@@ -77,6 +80,14 @@ final class SubmissionSink {
     /// Starts writing the queued bytes if a batch is full (waiting for the previous write).
     func writeIfFull() async throws {
         if buffered >= Self.batchBytes { try await startWrite() }
+    }
+
+    /// Throws ``DiskReserveExceeded`` if the spool's file system has fewer than `reserve` bytes
+    /// free (checked on the pool).
+    func checkFreeSpace(reserve: UInt64) async throws {
+        let spool = self.spool
+        let available = try await threadPool.runIfActive(eventLoop: eventLoop) { try spool.availableBytes() }.get()
+        guard available >= reserve else { throw DiskReserveExceeded() }
     }
 
     /// Waits until the write in progress, if any, is done.

@@ -104,12 +104,11 @@ struct Decrypt: ParsableCommand {
         let temporary: String, fd: Int32
         do {
             folder = try target.folder()
-            (temporary, fd) = try folder.createTemporaryFile()
+            // Ctrl-C (or SIGTERM, SIGHUP) while writing removes the partial output.
+            (temporary, fd) = try PartialFileGuard.createGuarded(in: folder)
         } catch {
             throw .fatal(error)
         }
-        // Ctrl-C (or SIGTERM, SIGHUP) while writing removes the partial output.
-        PartialFileGuard.arm(folder: folder.fd, name: temporary)
         defer { PartialFileGuard.disarm() }
         let progress = ProgressBar(label: escapeForDisplay(file.label), total: read.fileSize ?? 0)
         do throws(KeyholderError) {
@@ -138,11 +137,17 @@ struct Decrypt: ParsableCommand {
         if let declared = reader.metadata.size, declared != reader.contentByteCount {
             diagnostics.warn("\(escapeForDisplay(file.path)): the content is \(reader.contentByteCount) bytes, but the metadata says \(declared)")
         }
-        let preferred = safeFileName(reader.metadata.name) ?? submissionStem(of: file.path)
+        let fallback = submissionStem(of: file.path)
+        let preferred = safeFileName(reader.metadata.name) ?? fallback
         do {
             let published = try folder.publishReporting(temporary: temporary, as: preferred)
             return (published.name, published.symlinksPassed)
         } catch {
+            // A name the output file system will not take falls back to the submission ID.
+            if preferred != fallback, let published = try? folder.publishReporting(temporary: temporary, as: fallback) {
+                diagnostics.warn("\(escapeForDisplay(file.path)): its name could not be used (\(error.message)); saved under its ID instead")
+                return (published.name, published.symlinksPassed)
+            }
             folder.remove(temporary)
             throw .fatal(error)
         }

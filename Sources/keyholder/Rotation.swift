@@ -177,7 +177,8 @@ struct Rekey: ParsableCommand {
         }
         // Authenticate every byte before anything is written.
         let reader = try envelopeCall { try EnvelopeReader(header: header, remaining: source, keys: keys) }
-        let (temporary, fd) = try folder.createTemporaryFile()
+        let (temporary, fd) = try PartialFileGuard.createGuarded(in: folder)
+        defer { PartialFileGuard.disarm() }
         do throws(CLIError) {
             if full {
                 try reencrypt(reader, to: recipients, into: fd)

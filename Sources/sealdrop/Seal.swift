@@ -68,9 +68,8 @@ struct Seal: ParsableCommand {
                 throw CLIError("\(escapeForDisplay(output)) already exists", hint: "sealdrop never overwrites a file; choose another --output")
             }
             let folder = try OutputFolder(path: path.deletingLastPathComponent().path)
-            let (temporary, fd) = try folder.createTemporaryFile()
             // Ctrl-C (or SIGTERM, SIGHUP) while sealing removes the unfinished file.
-            PartialFileGuard.arm(folder: folder.fd, name: temporary)
+            let (temporary, fd) = try PartialFileGuard.createGuarded(in: folder)
             defer { PartialFileGuard.disarm() }
             do throws(CLIError) {
                 try seal(input, with: writer, to: fd)

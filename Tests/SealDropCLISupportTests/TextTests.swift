@@ -101,6 +101,18 @@ struct SafeNameTests {
         #expect(numberedVariant(of: safe, 9999).utf8.count <= 255)
     }
 
+    @Test("one character of hundreds of bytes (combining marks) cannot empty the name or leave a bare extension")
+    func hugeCharacters() throws {
+        let heavy = "a" + String(repeating: "\u{301}", count: 300)
+        for name in [heavy, heavy + ".sh", heavy + ".pdf", String(repeating: heavy, count: 3)] {
+            let safe = try #require(safeFileName(name), "\(name.utf8.count) bytes")
+            #expect(!safe.isEmpty && !safe.hasPrefix("."))
+            #expect(safe.utf8.count <= 200)
+            #expect(safe.unicodeScalars.first == "a" || safe.unicodeScalars.first == "\u{E1}")
+        }
+        #expect(safeFileName(heavy + ".sh").map { String($0.unicodeScalars.suffix(3)) } == ".sh")
+    }
+
     @Test("numbered variants go before the extension")
     func variants() {
         #expect(numberedVariant(of: "report.pdf", 1) == "report (1).pdf")

@@ -123,6 +123,29 @@ struct ProtocolTests {
         }
     }
 
+    @Test("class 6: uploads that declare huge sizes and then trickle cannot reserve the quota and lock others out")
+    func declaredSizesDoNotLockTheQuota() async throws {
+        let quota: UInt64 = 64 << 20
+        try await withDrop(limits: testLimits { $0.spoolQuotaBytes = quota; $0.freeDiskReserveBytes = 0 }) { drop in
+            // Four stalled uploads, each declaring almost the whole quota: together 240 MiB.
+            var stalled: [TestSocket] = []
+            for _ in 0..<4 {
+                let socket = try TestSocket(port: drop.port)
+                try socket.send("SEALDROP/1 PUT \(60 << 20)\n\n")
+                try socket.send(content(20, size: 1000))
+                stalled.append(socket)
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            // An honest 10 MiB upload still goes through.
+            let reply = try await drop.put(content(21, size: 10 << 20))
+            #expect(receipt(reply) != nil, "\(reply)")
+            // An upload larger than the whole quota is refused at once.
+            let tooBig = try await exchange(port: drop.port, Array("SEALDROP/1 PUT \(quota + 1)\n\n".utf8), halfClose: false)
+            #expect(errorCode(tooBig) == "quota", "\(tooBig)")
+            withExtendedLifetime(stalled) {}
+        }
+    }
+
     @Test("class 6: spool quota and free-disk reserve each have their own code")
     func quotaAndReserve() async throws {
         let quota: UInt64 = 300_000
