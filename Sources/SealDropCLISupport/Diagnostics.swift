@@ -48,16 +48,7 @@ public struct Diagnostics: Sendable {
 
 /// Writes one line to standard error, unbuffered.
 public func printError(_ line: String) {
-    var text = line
-    text += "\n"
-    text.withUTF8 { bytes in
-        var offset = 0
-        while offset < bytes.count {
-            let n = write(2, bytes.baseAddress! + offset, bytes.count - offset)
-            if n <= 0 { break }
-            offset += n
-        }
-    }
+    writeToStandardError(line + "\n")
 }
 
 /// Flushes buffered standard output (what `print` wrote), so lines appear as work proceeds.

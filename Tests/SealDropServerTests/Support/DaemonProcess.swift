@@ -62,7 +62,8 @@ final class DaemonProcess: Sendable {
             if !process.isRunning { break }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw TestSupportError.commandFailed("sealdropd did not start: \(stderr)")
+        let exit = process.isRunning ? "still running" : "exited with status \(process.terminationStatus) (\(process.terminationReason == .uncaughtSignal ? "signal" : "exit"))"
+        throw TestSupportError.commandFailed("sealdropd did not start (\(exit)): \(stderr)")
     }
 
     /// Waits for the process to exit; returns its status (128 + signal if killed), or nil on
