@@ -31,11 +31,8 @@ extension PublicKey {
 
     /// Parses the text form; surrounding white space is ignored, case must not be mixed.
     public init(text: String) throws(PublicKeyParseError) {
-        do { try self.init(rawBytes: try decodeKeyText(text, prefix: Self.textPrefix)) } catch let error as PublicKeyParseError {
-            throw error
-        } catch {
-            throw .badKey
-        }
+        let raw = try decodeKeyText(text, prefix: Self.textPrefix)
+        do { try self.init(rawBytes: raw) } catch { throw .badKey }
         // Refuse keys libsodium would refuse at seal time (low-order points), now rather than later.
         do { _ = try SealedBox.seal(SecureBytes(count: 1), to: self) } catch { throw .badKey }
     }

@@ -10,11 +10,8 @@ extension SigningPublicKey {
 
     /// Parses the text form.
     public init(text: String) throws(PublicKeyParseError) {
-        do { try self.init(rawBytes: try decodeKeyText(text, prefix: Self.textPrefix)) } catch let error as PublicKeyParseError {
-            throw error
-        } catch {
-            throw .badKey
-        }
+        let raw = try decodeKeyText(text, prefix: Self.textPrefix)
+        do { try self.init(rawBytes: raw) } catch { throw .badKey }
     }
 
     /// Eight groups of four hex digits of BLAKE2b-256(key, key = "SealDrop signing key v1"):

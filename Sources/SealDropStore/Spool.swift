@@ -45,16 +45,7 @@ public final class Spool: Sendable {
             }
             throw .system(operation: "open", path: root, errno: code)
         }
-        var info = stat()
-        guard fstat(rootFD, &info) == 0 else {
-            let code = errno
-            systemClose(rootFD)
-            throw .system(operation: "stat", path: root, errno: code)
-        }
-        do { try checkFolder(info, path: root) } catch {
-            systemClose(rootFD)
-            throw error
-        }
+        try checkOpenFolder(rootFD, path: root)
         guard faccessat(rootFD, ".", W_OK | X_OK, 0) == 0 else {
             systemClose(rootFD)
             throw .notWritable(path: root)
@@ -97,6 +88,20 @@ public final class Spool: Sendable {
     /// The path of `inbox` (for messages and tests).
     public var inboxPath: String { (rootPath as NSString).appendingPathComponent(SpoolLayout.inboxFolderName) }
 
+    /// Checks an open folder (see ``checkFolder(_:path:)``); closes `fd` if it fails.
+    private static func checkOpenFolder(_ fd: Int32, path: String) throws(SpoolError) {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            systemClose(fd)
+            throw .system(operation: "stat", path: path, errno: code)
+        }
+        do { try checkFolder(info, path: path) } catch {
+            systemClose(fd)
+            throw error
+        }
+    }
+
     private static func checkFolder(_ info: stat, path: String) throws(SpoolError) {
         let mode = UInt32(info.st_mode)
         guard mode & UInt32(S_IFMT) == UInt32(S_IFDIR) else { throw .notADirectory(path: path) }
@@ -116,16 +121,7 @@ public final class Spool: Sendable {
             if code == ELOOP || code == ENOTDIR { throw .notADirectory(path: path) }
             throw .system(operation: "open", path: path, errno: code)
         }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            let code = errno
-            systemClose(fd)
-            throw .system(operation: "stat", path: path, errno: code)
-        }
-        do { try checkFolder(info, path: path) } catch {
-            systemClose(fd)
-            throw error
-        }
+        try checkOpenFolder(fd, path: path)
         return fd
     }
 
