@@ -33,9 +33,12 @@ final class SpaceAccount: Sendable {
     /// Bytes in the inbox and reserved, as far as the daemon knows.
     var usedBytes: UInt64 { state.withLock { $0.inboxBytes + $0.reservedBytes } }
 
+    // (Untyped `async throws` here: Swift 6.3's optimiser crashes splitting a caller that
+    // awaits an async function with typed throws.)
+
     /// Starts the reservation of an upload whose final size will be `finalBytes`: refused at once
     /// with `ERR quota` if that alone exceeds the quota, else reserves its first step.
-    func reserve(finalBytes: UInt64, spool: Spool, threadPool: NIOThreadPool) async throws(ProtocolError) -> Reservation {
+    func reserve(finalBytes: UInt64, spool: Spool, threadPool: NIOThreadPool) async throws -> Reservation {
         guard finalBytes <= quota else { throw ProtocolError(.quota) }
         let first = min(finalBytes, Self.step)
         try await reserve(first, spool: spool, threadPool: threadPool)
@@ -44,7 +47,7 @@ final class SpaceAccount: Sendable {
 
     /// Grows `reservation` to cover `written` bytes plus a step (never past its final size), or
     /// throws `ERR quota`. Cheap when it already does.
-    func cover(_ written: UInt64, in reservation: Reservation, spool: Spool, threadPool: NIOThreadPool) async throws(ProtocolError) {
+    func cover(_ written: UInt64, in reservation: Reservation, spool: Spool, threadPool: NIOThreadPool) async throws {
         let current = reservation.bytes
         guard written > current || (written + Self.step / 2 > current && current < reservation.finalBytes) else { return }
         let target = min(reservation.finalBytes, max(written, written + Self.step))
@@ -54,7 +57,7 @@ final class SpaceAccount: Sendable {
     }
 
     /// Reserves `bytes` more, or throws `ERR quota`.
-    private func reserve(_ bytes: UInt64, spool: Spool, threadPool: NIOThreadPool) async throws(ProtocolError) {
+    private func reserve(_ bytes: UInt64, spool: Spool, threadPool: NIOThreadPool) async throws {
         if tryReserve(bytes) { return }
         let mayRescan = state.withLock { state in
             guard ContinuousClock.now - state.lastScan >= .seconds(1) else { return false }
