@@ -45,7 +45,7 @@ let package = Package(
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
-        .target(name: "SealDropCLISupport", dependencies: ["SealDropCrypto", "SealDropKeys", "SealDropFormat"], swiftSettings: strictSettings),
+        .target(name: "SealDropCLISupport", dependencies: ["SealDropCrypto", "SealDropKeys", "SealDropFormat", "SealDropStore"], swiftSettings: strictSettings),
 
         // The daemon as a Service: accept loop, limits, sealing writer, spool commit, config.
         .target(

@@ -13,7 +13,7 @@ struct Connection: Sendable {
             // The daemon replies after the client half-closed (`nc -N`).
             try options.setOption(.allowRemoteHalfClosure, value: true)
             // Small reads, one per wake-up: a fast client cannot make a connection buffer much.
-            try options.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16_384, maximum: 32_768))
+            try options.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16_384, maximum: 262_144))
             try options.setOption(.maxMessagesPerRead, value: 1)
         }
         let drain = DrainHandler()

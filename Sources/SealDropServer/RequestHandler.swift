@@ -145,10 +145,6 @@ struct RequestHandler: Sendable {
             receiving: while true {
                 switch try await next(&parts) {
                 case .body(let buffer)?:
-                    // Keep one sealed chunk in memory at a time: if this part completes a chunk,
-                    // let the previous chunk's write finish first.
-                    let filled = Int(writer.contentByteCount % UInt64(Layout.chunkCapacity))
-                    if filled + buffer.readableBytes >= Layout.chunkCapacity { try await sink.waitForWrite() }
                     buffer.withUnsafeReadableBytes { content in writer.append(content) { sink.append($0) } }
                     try await cover(sink, reservation)
                     try await sink.writeIfFull()

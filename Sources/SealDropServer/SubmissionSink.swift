@@ -6,11 +6,19 @@ import SealDropStore
 
 /// Where one upload's bytes go: its temporary file in the spool. Writes run on the blocking
 /// thread pool, one at a time and in order, while the connection task receives (and, for `PUT`,
-/// encrypts) the next batch: receiving, encrypting and writing overlap, and memory stays at about
-/// two batches (64 KiB each) whatever the upload's size or the sizes of the pieces it arrives in.
+/// encrypts) the next batch: receiving, encrypting and writing overlap, and memory stays at two
+/// batches whatever the upload's size or the sizes of the pieces it arrives in.
+///
+/// Batches are 64 KiB for an upload's first 4 MiB (so many small uploads at once stay small) and
+/// 1 MiB after that (so a large upload costs few thread hops). The two batch buffers are reused
+/// from batch to batch: fresh megabytes would cost a page fault per page.
 final class SubmissionSink {
-    /// Bytes collected before a write is started.
-    static let batchBytes = 64 * 1024
+    /// Bytes collected before a write is started, for an upload's first `largeBatchThreshold` bytes.
+    static let smallBatchBytes = 64 * 1024
+    /// Bytes collected before a write is started, once an upload has produced more.
+    static let largeBatchBytes = 1024 * 1024
+    /// The bytes an upload produces before its batches grow to `largeBatchBytes`.
+    static let largeBatchThreshold: UInt64 = 4 * 1024 * 1024
 
     let id: SubmissionID
     private let file: FileState
@@ -18,14 +26,45 @@ final class SubmissionSink {
     private let threadPool: NIOThreadPool
     private let eventLoop: any EventLoop
     private var pending: EventLoopFuture<Void>?
-    private var bytes: [UInt8] = []
-    private var buffered = 0
+    /// The batch being filled, and the one being written (or free for the next batch).
+    private var filling = Batch()
+    private var spare = Batch()
+
+    private var batchBytes: Int {
+        producedBytes >= Self.largeBatchThreshold ? Self.largeBatchBytes : Self.smallBatchBytes
+    }
+
+    /// A byte buffer that keeps its memory when emptied. It is used by one thread at a time:
+    /// the connection task fills it, a pool thread writes it, and the task waits for that write
+    /// before it touches the buffer again.
+    private final class Batch: @unchecked Sendable {
+        private var storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        private(set) var count = 0
+
+        var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[..<count]) }
+
+        func append(_ more: UnsafeRawBufferPointer, reserving capacity: Int) {
+            if count + more.count > storage.count {
+                let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: max(capacity, count + more.count), alignment: 4096)
+                if count > 0 { grown.copyMemory(from: bytes) }
+                storage.deallocate()
+                storage = grown
+            }
+            UnsafeMutableRawBufferPointer(rebasing: storage[count...]).copyMemory(from: more)
+            count += more.count
+        }
+
+        func removeAll() { count = 0 }
+
+        deinit { storage.deallocate() }
+    }
 
     /// The temporary file and the write offset, used by one pool thread at a time (each write is
     /// awaited before the next one starts).
     private final class FileState: @unchecked Sendable {
         let file: SpoolFile
         var offset: Int64 = 0
+        var writeback = WritebackPacer()
         /// Set once the descriptor is closed (by finishing, successfully or not).
         var closed = false
         init(file: SpoolFile) { self.file = file }
@@ -33,6 +72,7 @@ final class SubmissionSink {
         func write(_ chunk: UnsafeRawBufferPointer) throws(SpoolError) {
             try file.write(chunk, at: offset)
             offset += Int64(chunk.count)
+            file.paceWriteback(&writeback, upTo: offset)
         }
     }
 
@@ -61,9 +101,7 @@ final class SubmissionSink {
 
     /// Queues bytes produced here (sealed chunks); a write starts once a batch is full.
     func append(_ chunk: UnsafeRawBufferPointer) {
-        if bytes.isEmpty { bytes.reserveCapacity(max(chunk.count, Layout.fullChunkByteCount)) }
-        bytes.append(contentsOf: chunk)
-        buffered += chunk.count
+        filling.append(chunk, reserving: batchBytes)
         producedBytes += UInt64(chunk.count)
     }
 
@@ -79,7 +117,7 @@ final class SubmissionSink {
 
     /// Starts writing the queued bytes if a batch is full (waiting for the previous write).
     func writeIfFull() async throws {
-        if buffered >= Self.batchBytes { try await startWrite() }
+        if filling.count >= batchBytes { try await startWrite() }
     }
 
     /// Throws ``DiskReserveExceeded`` if the spool's file system has fewer than `reserve` bytes
@@ -100,13 +138,13 @@ final class SubmissionSink {
 
     private func startWrite() async throws {
         try await waitForWrite()
-        guard buffered > 0 else { return }
-        // Hand the batch over (no copy); the next one starts empty.
-        let bytes = self.bytes, file = self.file
-        self.bytes = []
-        buffered = 0
+        guard filling.count > 0 else { return }
+        // Hand the full batch to the pool and fill the spare one meanwhile.
+        let batch = filling, file = self.file
+        spare.removeAll()
+        swap(&filling, &spare)
         pending = threadPool.runIfActive(eventLoop: eventLoop) {
-            try bytes.withUnsafeBytes { try file.write($0) }
+            try file.write(batch.bytes)
         }
     }
 

@@ -269,6 +269,11 @@ public struct SpoolFile: Sendable {
         }
     }
 
+    /// Lets `pacer` start writeback of the bytes written so far (those before `end`).
+    public func paceWriteback(_ pacer: inout WritebackPacer, upTo end: Int64) {
+        pacer.wrote(upTo: end, fd: fd)
+    }
+
     /// Sets the file's access and modification times to the start of `date`'s UTC day,
     /// `fsync`s it and closes it. On failure the descriptor is closed too.
     public func finish(dayOf date: Date) throws(SpoolError) {

@@ -99,7 +99,7 @@ struct Decrypt: ParsableCommand {
     /// Opens one submission into a temporary file and names it only once it all authenticated.
     private func decryptOne(_ file: SubmissionFile, ring: KeyRing, into target: OutputTarget) throws(KeyholderError) -> (String, [String]) {
         let read = try readHeader(file)
-        let reader = try openReader(read, ring: ring)
+        let (reader, source) = try openStreamingReader(read, ring: ring)
         let folder: OutputFolder
         let temporary: String, fd: Int32
         do {
@@ -112,14 +112,18 @@ struct Decrypt: ParsableCommand {
         defer { PartialFileGuard.disarm() }
         let progress = ProgressBar(label: escapeForDisplay(file.label), total: read.fileSize ?? 0)
         do throws(KeyholderError) {
+            // Decrypting runs here while a second thread writes (and then zeroes) the plaintext.
+            let output = BackgroundWriter(fd: fd, zeroAfterWriting: true)
+            func outputFailed(_ error: CLIError) -> OutputWriteError {
+                OutputWriteError(error: CLIError("cannot write to the output folder \(escapeForDisplay(target.path)): \(error.message)",
+                                                 hint: "check the free space and permissions of the output folder"))
+            }
             do {
                 try reader.readAll { content in
-                    do throws(CLIError) { try writeAll(fd, content) } catch {
-                        throw OutputWriteError(error: CLIError("cannot write to the output folder \(escapeForDisplay(target.path)): \(error.message)",
-                                                               hint: "check the free space and permissions of the output folder"))
-                    }
-                    progress.update(read.file.bytesRead)
+                    do throws(CLIError) { try output.write(content) } catch { throw outputFailed(error) }
+                    progress.update(source.bytesRead)
                 }
+                do throws(CLIError) { try output.finish() } catch { throw outputFailed(error) }
             } catch {
                 throw classify(error)
             }
@@ -165,18 +169,23 @@ struct Decrypt: ParsableCommand {
         var written: UInt64 = 0
         do throws(KeyholderError) {
             let read = try readHeader(file)
-            let reader = try openReader(read, ring: ring)
+            let (reader, source) = try openStreamingReader(read, ring: ring)
             let progress = ProgressBar(label: escapeForDisplay(file.label), total: read.fileSize ?? 0)
             defer { progress.finish() }
+            let output = BackgroundWriter(fd: 1, zeroAfterWriting: true)
+            func outputFailed(_ error: CLIError) -> OutputWriteError {
+                OutputWriteError(error: CLIError("cannot write to standard output: \(error.message)"))
+            }
+            defer { written = output.bytesWritten }
             do {
                 try reader.readAll { content in
-                    do throws(CLIError) { try writeAll(1, content) } catch {
-                        throw OutputWriteError(error: CLIError("cannot write to standard output: \(error.message)"))
-                    }
-                    written += UInt64(content.count)
-                    progress.update(read.file.bytesRead)
+                    do throws(CLIError) { try output.write(content) } catch { throw outputFailed(error) }
+                    progress.update(source.bytesRead)
                 }
+                do throws(CLIError) { try output.finish() } catch { throw outputFailed(error) }
             } catch {
+                // What authenticated before the failure goes out, as it would have unbuffered.
+                try? output.finish()
                 throw classify(error)
             }
             return true

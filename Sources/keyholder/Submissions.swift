@@ -200,11 +200,27 @@ func readHeader(_ file: SubmissionFile) throws(KeyholderError) -> HeaderRead {
 /// Opens a submission whose header was read with whichever key in the ring it names: checks
 /// the header MAC and reads the metadata chunk, nothing of the payload beyond it.
 func openReader(_ read: HeaderRead, ring: KeyRing) throws(KeyholderError) -> EnvelopeReader<FileReader> {
+    try openReader(read, ring: ring) { read.file }
+}
+
+/// Like ``openReader(_:ring:)``, for reading the whole payload: the file is read ahead on a
+/// second thread while this one decrypts. Progress is the returned source's `bytesRead`.
+func openStreamingReader(_ read: HeaderRead, ring: KeyRing) throws(KeyholderError) -> (reader: EnvelopeReader<ReadAhead>, source: ReadAhead) {
+    var source: ReadAhead?
+    let reader = try openReader(read, ring: ring) {
+        let ahead = ReadAhead(read.file, zeroAfterUse: false)
+        source = ahead
+        return ahead
+    }
+    return (reader, source!)
+}
+
+private func openReader<Source: ByteSource>(_ read: HeaderRead, ring: KeyRing, source: () -> Source) throws(KeyholderError) -> EnvelopeReader<Source> {
     let keys: [SecretKey]
     do { keys = try ring.secretKeys(for: read.header.keyIDs) } catch { throw .fatal(error) }
     guard !keys.isEmpty else { throw .submission(noMatch(read.header.keyIDs, ring: ring)) }
     do {
-        return try EnvelopeReader(header: read.header, remaining: read.file, keys: keys)
+        return try EnvelopeReader(header: read.header, remaining: source(), keys: keys)
     } catch {
         throw classify(error)
     }

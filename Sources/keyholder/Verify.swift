@@ -50,12 +50,12 @@ struct Verify: ParsableCommand {
                 do throws(KeyholderError) {
                     let read = try readHeader(file)
                     result.keyIDs = read.header.keyIDs.map(\.description)
-                    let reader = try openReader(read, ring: ring)
+                    let (reader, source) = try openStreamingReader(read, ring: ring)
                     result.keyID = reader.openedWith.publicKey.keyID.description
                     let progress = ProgressBar(label: escapeForDisplay(file.label), total: read.fileSize ?? 0)
                     defer { progress.finish() }
                     do {
-                        try reader.readAll { _ in progress.update(read.file.bytesRead) }
+                        try reader.readAll { _ in progress.update(source.bytesRead) }
                     } catch {
                         throw classify(error)
                     }

@@ -118,20 +118,16 @@ struct Seal: ParsableCommand {
         }
     }
 
-    /// Streams `input` through the writer into `fd`, 1 MiB at a time.
+    /// Streams `input` through the writer into `fd`, 1 MiB at a time, on three threads: one reads
+    /// ahead (``ReadAhead``), this one seals, one writes behind (``BackgroundWriter``).
     private func seal(_ input: FileReader, with writer: EnvelopeWriter, to fd: Int32) throws(CLIError) {
-        try writeAll(fd, writer.prefix)
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        defer { secureZero(&buffer) }
+        let source = ReadAhead(input, zeroAfterUse: true)
+        let output = BackgroundWriter(fd: fd, zeroAfterWriting: false)
+        try output.write(writer.prefix)
         do {
-            while true {
-                let n = try buffer.withUnsafeMutableBytes { try input.read(into: $0) }
-                if n == 0 { break }
-                try buffer.withUnsafeBytes { chunk in
-                    try writer.append(UnsafeRawBufferPointer(rebasing: chunk[..<n])) { sealed in try writeAll(fd, sealed) }
-                }
-            }
-            try writer.finish { sealed in try writeAll(fd, sealed) }
+            while try source.nextBlock({ content in try writer.append(content) { sealed in try output.write(sealed) } }) {}
+            try writer.finish { sealed in try output.write(sealed) }
+            try output.finish()
         } catch let error as CLIError {
             throw error
         } catch let error as EnvelopeError {
