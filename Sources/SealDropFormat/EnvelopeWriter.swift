@@ -4,8 +4,17 @@ public import SealDropCrypto
 /// size. Write ``prefix`` first, then whatever ``append(_:emit:)`` and ``finish(emit:)`` emit,
 /// in order. The content is padded (PADMÉ) inside the encrypted stream.
 ///
-/// Plaintext lives only in the writer's guarded chunk buffer, zeroed after each chunk.
+/// Plaintext lives only in the writer's guarded chunk buffer: each chunk overwrites the one
+/// before, and the buffer is zeroed once the last chunk is sealed (and when released).
+///
+/// Sealed chunks reach the caller one of two ways: ``append(_:emit:)`` hands over each chunk
+/// sealed into the writer's own buffer; ``append(_:sealingInto:)`` seals each chunk straight
+/// into space the caller provides, saving a copy.
 public final class EnvelopeWriter {
+    /// Gives the writer space for the next sealed chunk: called with the chunk's size, it must
+    /// call `seal` exactly once with that many writable bytes, which the writer fills.
+    public typealias SealInto = (_ byteCount: Int, _ seal: (UnsafeMutableRawBufferPointer) -> Void) throws -> Void
+
     /// Header, stream header and the sealed metadata chunk: the first bytes of the file.
     public let prefix: [UInt8]
     /// The header alone (for callers that record it, e.g. to report key IDs).
@@ -59,6 +68,11 @@ public final class EnvelopeWriter {
     /// Adds content. Each chunk that fills is encrypted and handed to `emit` (the buffer is
     /// only valid during the call).
     public func append(_ content: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try append(content, sealingInto: { count, seal in try emitFromOwnBuffer(count, seal, emit) })
+    }
+
+    /// Adds content. Each chunk that fills is encrypted straight into the space `output` gives.
+    public func append(_ content: UnsafeRawBufferPointer, sealingInto output: SealInto) rethrows {
         precondition(!finished, "append after finish")
         var remaining = content
         while !remaining.isEmpty {
@@ -71,7 +85,7 @@ public final class EnvelopeWriter {
             contentLength += UInt64(take)
             remaining = UnsafeRawBufferPointer(rebasing: remaining[take...])
             if buffered == Layout.chunkCapacity {
-                try emitChunk(plaintextLength: Layout.chunkPlaintextByteCount, tag: .message, emit: emit)
+                try sealChunk(plaintextLength: Layout.chunkPlaintextByteCount, tag: .message, output: output)
             }
         }
     }
@@ -82,45 +96,58 @@ public final class EnvelopeWriter {
     /// discard what it wrote), or whatever `emit` throws.
     @discardableResult
     public func finish(emit: (UnsafeRawBufferPointer) throws -> Void) throws -> UInt64 {
+        try finish(sealingInto: { count, seal in try emitFromOwnBuffer(count, seal, emit) })
+    }
+
+    /// Like ``finish(emit:)``, sealing the last chunks straight into the space `output` gives.
+    @discardableResult
+    public func finish(sealingInto output: SealInto) throws -> UInt64 {
         precondition(!finished, "finish called twice")
+        defer { plaintext.zero() }
         finished = true
-        if contentLength > Layout.maxContentLength {
-            plaintext.zero()
-            throw EnvelopeError.contentTooLarge
-        }
+        if contentLength > Layout.maxContentLength { throw EnvelopeError.contentTooLarge }
         if let declaredSize, declaredSize != contentLength {
-            plaintext.zero()
             throw EnvelopeError.sizeMismatch(declared: declaredSize, actual: contentLength)
         }
         var remainingCapacity = Layout.padme(contentLength) - emittedCapacity
         while remainingCapacity >= UInt64(Layout.chunkCapacity) {
-            try emitChunk(plaintextLength: Layout.chunkPlaintextByteCount, tag: .message, emit: emit)
+            try sealChunk(plaintextLength: Layout.chunkPlaintextByteCount, tag: .message, output: output)
             remainingCapacity -= UInt64(Layout.chunkCapacity)
         }
-        try emitChunk(plaintextLength: Layout.chunkLengthFieldByteCount + Int(remainingCapacity), tag: .final, emit: emit)
+        try sealChunk(plaintextLength: Layout.chunkLengthFieldByteCount + Int(remainingCapacity), tag: .final, output: output)
         return contentLength
     }
 
     /// Content bytes appended so far.
     public var contentByteCount: UInt64 { contentLength }
 
-    private func emitChunk(plaintextLength: Int, tag: SecretStreamTag, emit: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+    /// Seals the buffered chunk into the space `output` gives.
+    private func sealChunk(plaintextLength: Int, tag: SecretStreamTag, output: SealInto) rethrows {
         let count = buffered
         let pusher = self.pusher
-        let written = plaintext.withUnsafeMutableBytes { chunk in
+        try plaintext.withUnsafeMutableBytes { chunk in
             chunk.copyBytes(from: bigEndian32(UInt32(count)))
             // Filler after the content is zero.
             let fillStart = Layout.chunkLengthFieldByteCount + count
             if fillStart < plaintextLength {
                 UnsafeMutableRawBufferPointer(rebasing: chunk[fillStart..<plaintextLength]).initializeMemory(as: UInt8.self, repeating: 0)
             }
-            return ciphertext.withUnsafeMutableBytes { out in
-                pusher.push(UnsafeRawBufferPointer(rebasing: chunk[..<plaintextLength]), tag: tag, into: out)
+            let message = UnsafeRawBufferPointer(rebasing: chunk[..<plaintextLength])
+            try output(plaintextLength + SecretStream.chunkOverhead) { space in
+                _ = pusher.push(message, tag: tag, into: space)
             }
         }
-        plaintext.zero()
         buffered = 0
         emittedCapacity += UInt64(plaintextLength - Layout.chunkLengthFieldByteCount)
-        try ciphertext.withUnsafeBytes { out in try emit(UnsafeRawBufferPointer(rebasing: out[..<written])) }
+    }
+
+    /// Seals into the writer's own buffer, then hands the sealed chunk to `emit`.
+    private func emitFromOwnBuffer(_ count: Int, _ seal: (UnsafeMutableRawBufferPointer) -> Void,
+                                   _ emit: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try ciphertext.withUnsafeMutableBytes { buffer in
+            let space = UnsafeMutableRawBufferPointer(rebasing: buffer[..<count])
+            seal(space)
+            try emit(UnsafeRawBufferPointer(space))
+        }
     }
 }

@@ -12,8 +12,9 @@ struct Connection: Sendable {
         if let options = channel.syncOptions {
             // The daemon replies after the client half-closed (`nc -N`).
             try options.setOption(.allowRemoteHalfClosure, value: true)
-            // Small reads, one per wake-up: a fast client cannot make a connection buffer much.
-            try options.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16_384, maximum: 262_144))
+            // Small reads, one per wake-up: a fast client cannot make a connection buffer much
+            // (an upload in one of the `FastLanes` later reads more at a time).
+            try options.setOption(.recvAllocator, value: FastLanes.standardReads)
             try options.setOption(.maxMessagesPerRead, value: 1)
         }
         let drain = DrainHandler()

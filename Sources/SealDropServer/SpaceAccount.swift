@@ -45,12 +45,13 @@ final class SpaceAccount: Sendable {
         return Reservation(account: self, bytes: first, finalBytes: finalBytes)
     }
 
-    /// Grows `reservation` to cover `written` bytes plus a step (never past its final size), or
+    /// Grows `reservation` to cover `written` bytes plus `step` (never past its final size), or
     /// throws `ERR quota`. Cheap when it already does.
-    func cover(_ written: UInt64, in reservation: Reservation, spool: Spool, threadPool: NIOThreadPool) async throws {
+    func cover(_ written: UInt64, in reservation: Reservation, step: UInt64 = SpaceAccount.step,
+               spool: Spool, threadPool: NIOThreadPool) async throws {
         let current = reservation.bytes
-        guard written > current || (written + Self.step / 2 > current && current < reservation.finalBytes) else { return }
-        let target = min(reservation.finalBytes, max(written, written + Self.step))
+        guard written > current || (written + step / 2 > current && current < reservation.finalBytes) else { return }
+        let target = min(reservation.finalBytes, max(written, written + step))
         guard target > current else { return }
         try await reserve(target - current, spool: spool, threadPool: threadPool)
         reservation.grew(by: target - current)

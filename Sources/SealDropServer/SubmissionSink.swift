@@ -6,32 +6,40 @@ import SealDropStore
 
 /// Where one upload's bytes go: its temporary file in the spool. Writes run on the blocking
 /// thread pool, one at a time and in order, while the connection task receives (and, for `PUT`,
-/// encrypts) the next batch: receiving, encrypting and writing overlap, and memory stays at two
-/// batches whatever the upload's size or the sizes of the pieces it arrives in.
+/// encrypts) the next batch: receiving, encrypting and writing overlap, and memory stays at about
+/// two batches whatever the upload's size or the sizes of the pieces it arrives in.
 ///
-/// Batches are 64 KiB for an upload's first 4 MiB (so many small uploads at once stay small) and
-/// 1 MiB after that (so a large upload costs few thread hops). The two batch buffers are reused
-/// from batch to batch: fresh megabytes would cost a page fault per page.
+/// Batches are 64 KiB, or 1 MiB for an upload in one of the ``FastLanes`` (fewer thread hops);
+/// then the two batch buffers are also kept and reused, since fresh megabytes would cost a page
+/// fault per page.
 final class SubmissionSink {
-    /// Bytes collected before a write is started, for an upload's first `largeBatchThreshold` bytes.
+    /// Bytes collected before a write is started.
     static let smallBatchBytes = 64 * 1024
-    /// Bytes collected before a write is started, once an upload has produced more.
+    /// Bytes collected before a write is started, in a fast lane.
     static let largeBatchBytes = 1024 * 1024
-    /// The bytes an upload produces before its batches grow to `largeBatchBytes`.
-    static let largeBatchThreshold: UInt64 = 4 * 1024 * 1024
 
     let id: SubmissionID
     private let file: FileState
     private let spool: Spool
     private let threadPool: NIOThreadPool
     private let eventLoop: any EventLoop
-    private var pending: EventLoopFuture<Void>?
-    /// The batch being filled, and the one being written (or free for the next batch).
+    /// The batch being filled.
     private var filling = Batch()
-    private var spare = Batch()
+    /// Batches handed to the pool, oldest first, each with the write that ends with it (each
+    /// write starts after the one before it).
+    private var inFlight: [(batch: Batch, written: EventLoopFuture<Void>)] = []
+    /// Written batches kept for reuse (in a fast lane).
+    private var spares: [Batch] = []
+    private var batchBytes = SubmissionSink.smallBatchBytes
+    /// Batches that may be in flight at once: one, or two in a fast lane (so that a slow write
+    /// does not stall the sealing at once).
+    private var maxInFlight = 1
 
-    private var batchBytes: Int {
-        producedBytes >= Self.largeBatchThreshold ? Self.largeBatchBytes : Self.smallBatchBytes
+    /// Switches to 1 MiB batches, two of them written at a time, whose buffers are kept (for
+    /// an upload in a fast lane).
+    func useLargeBatches() {
+        batchBytes = Self.largeBatchBytes
+        maxInFlight = 2
     }
 
     /// A byte buffer that keeps its memory when emptied. It is used by one thread at a time:
@@ -43,18 +51,29 @@ final class SubmissionSink {
 
         var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[..<count]) }
 
-        func append(_ more: UnsafeRawBufferPointer, reserving capacity: Int) {
-            if count + more.count > storage.count {
-                let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: max(capacity, count + more.count), alignment: 4096)
+        /// Appends `byteCount` bytes that `fill` writes in place; a buffer that must grow is
+        /// sized for a batch of `batchBytes` and a sealed chunk beyond it, so it grows at most
+        /// once per batch size.
+        func append(byteCount: Int, batchBytes: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) {
+            if count + byteCount > storage.count {
+                let capacity = max(batchBytes + Layout.fullChunkByteCount, count + byteCount)
+                let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 4096)
                 if count > 0 { grown.copyMemory(from: bytes) }
                 storage.deallocate()
                 storage = grown
             }
-            UnsafeMutableRawBufferPointer(rebasing: storage[count...]).copyMemory(from: more)
-            count += more.count
+            fill(UnsafeMutableRawBufferPointer(rebasing: storage[count..<count + byteCount]))
+            count += byteCount
         }
 
         func removeAll() { count = 0 }
+
+        /// Empties the buffer and gives its memory back.
+        func release() {
+            storage.deallocate()
+            storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+            count = 0
+        }
 
         deinit { storage.deallocate() }
     }
@@ -99,10 +118,17 @@ final class SubmissionSink {
         self.eventLoop = eventLoop
     }
 
-    /// Queues bytes produced here (sealed chunks); a write starts once a batch is full.
+    /// Queues bytes produced here (the envelope's first bytes); a write starts once a batch is
+    /// full.
     func append(_ chunk: UnsafeRawBufferPointer) {
-        filling.append(chunk, reserving: batchBytes)
-        producedBytes += UInt64(chunk.count)
+        sealInto(chunk.count) { $0.copyMemory(from: chunk) }
+    }
+
+    /// Lets an `EnvelopeWriter` seal a chunk of `byteCount` bytes straight into the batch
+    /// (its `sealingInto` output).
+    func sealInto(_ byteCount: Int, _ seal: (UnsafeMutableRawBufferPointer) -> Void) {
+        filling.append(byteCount: byteCount, batchBytes: batchBytes, fill: seal)
+        producedBytes += UInt64(byteCount)
     }
 
     /// Bytes queued or written so far (what the quota must cover before they are written).
@@ -128,24 +154,38 @@ final class SubmissionSink {
         guard available >= reserve else { throw DiskReserveExceeded() }
     }
 
-    /// Waits until the write in progress, if any, is done.
+    /// Waits until every write in progress is done.
     func waitForWrite() async throws {
-        if let pending {
-            self.pending = nil
-            try await pending.get()
+        try await waitForWrites(leaving: 0)
+    }
+
+    /// Waits for the oldest writes until at most `count` are in progress.
+    private func waitForWrites(leaving count: Int) async throws {
+        while inFlight.count > count {
+            let (batch, written) = inFlight.removeFirst()
+            try await written.get()
+            // A fast lane keeps the buffer for a later batch; otherwise its memory goes back,
+            // so a connection between batches holds none.
+            if maxInFlight > 1 {
+                batch.removeAll()
+                spares.append(batch)
+            } else {
+                batch.release()
+            }
         }
     }
 
     private func startWrite() async throws {
-        try await waitForWrite()
+        try await waitForWrites(leaving: maxInFlight - 1)
         guard filling.count > 0 else { return }
-        // Hand the full batch to the pool and fill the spare one meanwhile.
-        let batch = filling, file = self.file
-        spare.removeAll()
-        swap(&filling, &spare)
-        pending = threadPool.runIfActive(eventLoop: eventLoop) {
-            try file.write(batch.bytes)
+        // Hand the full batch to the pool, after the write before it, and fill another meanwhile.
+        let batch = filling, file = self.file, threadPool = self.threadPool, eventLoop = self.eventLoop
+        filling = spares.popLast() ?? Batch()
+        let write: @Sendable () -> EventLoopFuture<Void> = {
+            threadPool.runIfActive(eventLoop: eventLoop) { try file.write(batch.bytes) }
         }
+        let written = inFlight.last.map { $0.written.flatMap { write() } } ?? write()
+        inFlight.append((batch, written))
     }
 
     /// Writes everything queued, lets `finishing` (on the pool) write the final bytes, then sets
@@ -172,10 +212,8 @@ final class SubmissionSink {
 
     /// Waits for the write in progress, closes the file if it is still open and removes it.
     func abandon() async {
-        if let pending {
-            self.pending = nil
-            _ = try? await pending.get()
-        }
+        for (_, written) in inFlight { _ = try? await written.get() }
+        inFlight = []
         let file = self.file, spool = self.spool, id = self.id
         _ = try? await threadPool.runIfActive(eventLoop: eventLoop) {
             if !file.closed { file.file.close() }

@@ -81,6 +81,34 @@ struct UploadTests {
             #expect(opened.metadata.sealedBy == .source)
         }
     }
+
+    @Test("large uploads store exactly what was sent: more at once than there are fast lanes, PUT and SEALED, each past the size that earns a lane")
+    func largeUploads() async throws {
+        try await withDrop { drop in
+            // Over 4 MiB each (where an upload asks for a fast lane), and six at once for the
+            // four lanes, so some go through a lane and some do not.
+            let size = 6 << 20
+            let bodies = (0..<5).map { content(30 + $0, size: size + $0 * 12_345) }
+            let envelope = try sealLocally(content(40, size: size), to: [drop.recipient.publicKey])
+            let port = drop.port
+            try await withThrowingTaskGroup(of: (index: Int, reply: String).self) { group in
+                for (index, body) in bodies.enumerated() {
+                    group.addTask { (index, try await exchange(port: port, request(body: body))) }
+                }
+                group.addTask { (-1, try await exchange(port: port, request("SEALED", body: envelope))) }
+                for try await (index, reply) in group {
+                    let id = try #require(receipt(reply), "\(reply)")
+                    if index < 0 {
+                        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: drop.spool.submission(id)))) == envelope)
+                    } else {
+                        #expect(try drop.recipient.open(drop.spool.submission(id)).content == bodies[index], "upload \(index)")
+                    }
+                }
+            }
+            #expect(drop.spool.inboxFiles().count == 6)
+            #expect(drop.spool.tempFiles().isEmpty)
+        }
+    }
 }
 
 /// Seals `content` the way `sealdrop seal` does on a source's machine.
