@@ -6,12 +6,13 @@ import SealDropStore
 
 /// Where one upload's bytes go: its temporary file in the spool. Writes run on the blocking
 /// thread pool, one at a time and in order, while the connection task receives (and, for `PUT`,
-/// encrypts) the next batch: receiving, encrypting and writing overlap, and memory stays at about
-/// two batches whatever the upload's size or the sizes of the pieces it arrives in.
+/// encrypts) the next batch: receiving, encrypting and writing overlap, and memory stays at a few
+/// batches whatever the upload's size or the sizes of the pieces it arrives in.
 ///
-/// Batches are 64 KiB, or 1 MiB for an upload in one of the ``FastLanes`` (fewer thread hops);
-/// then the two batch buffers are also kept and reused, since fresh megabytes would cost a page
-/// fault per page.
+/// Batches are 64 KiB with one being written at a time; for an upload in one of the
+/// ``FastLanes`` they are 1 MiB with up to two waiting to be written (fewer thread hops, and a
+/// slow write does not stall the sealing at once), and their buffers are kept and reused, since
+/// fresh megabytes would cost a page fault per page.
 final class SubmissionSink {
     /// Bytes collected before a write is started.
     static let smallBatchBytes = 64 * 1024
@@ -78,8 +79,8 @@ final class SubmissionSink {
         deinit { storage.deallocate() }
     }
 
-    /// The temporary file and the write offset, used by one pool thread at a time (each write is
-    /// awaited before the next one starts).
+    /// The temporary file and the write offset, used by one pool thread at a time (each write
+    /// starts only when the one before it has finished).
     private final class FileState: @unchecked Sendable {
         let file: SpoolFile
         var offset: Int64 = 0
