@@ -130,6 +130,10 @@ public final class OutputFolder {
     public let fd: Int32
     /// The path it was opened from.
     public let path: String
+    /// For each preferred name published here, the first suffix not yet found taken: a batch of
+    /// outputs that share a name (a thousand `photo.jpg`) costs one attempt each, not a search
+    /// from the start every time.
+    private var nextAttempt: [String: Int] = [:]
 
     /// Opens `path`, creating it with mode 0700 if it does not exist. Refuses a symlink, or
     /// anything but a folder.
@@ -202,13 +206,14 @@ public final class OutputFolder {
     /// Like ``publish(temporary:as:)``, and also reports the names taken by symbolic links,
     /// so the caller can warn about a link planted where an output would go.
     public func publishReporting(temporary: String, as preferred: String) throws(CLIError) -> Published {
-        var attempt = 0
+        var attempt = nextAttempt[preferred] ?? 0
         var symlinks: [String] = []
         while attempt < 10_000 {
             let candidate = attempt == 0 ? preferred : numberedVariant(of: preferred, attempt)
             if linkat(fd, temporary, fd, candidate, 0) == 0 {
                 unlinkat(fd, temporary, 0)
                 fsync(fd)
+                nextAttempt[preferred] = attempt + 1
                 return Published(name: candidate, symlinksPassed: symlinks)
             }
             guard errno == EEXIST else { throw CLIError("cannot name the output \(candidate): \(errnoText())") }

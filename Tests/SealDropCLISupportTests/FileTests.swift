@@ -50,6 +50,27 @@ struct OutputFolderTests {
         #expect(try String(contentsOfFile: dir.file("target"), encoding: .utf8) == "target")
     }
 
+    @Test("many outputs of one name take the next free suffix each, passing over taken names and links once")
+    func manyOfOneName() throws {
+        let dir = try TemporaryDirectory()
+        let folder = try OutputFolder(path: dir.file("out"))
+        try Data("taken".utf8).write(to: URL(fileURLWithPath: dir.file("out/x (2).txt")))
+        try FileManager.default.createSymbolicLink(atPath: dir.file("out/x (5).txt"), withDestinationPath: dir.file("nowhere"))
+        var names: [String] = []
+        var links: [String] = []
+        for index in 0..<7 {
+            let published = try publish("copy \(index)", as: "x.txt", in: folder)
+            names.append(published.name)
+            links += published.symlinksPassed
+        }
+        #expect(names == ["x.txt", "x (1).txt", "x (3).txt", "x (4).txt", "x (6).txt", "x (7).txt", "x (8).txt"])
+        #expect(links == ["x (5).txt"])
+        #expect(try String(contentsOfFile: dir.file("out/x (2).txt"), encoding: .utf8) == "taken")
+        #expect(try String(contentsOfFile: dir.file("out/x (8).txt"), encoding: .utf8) == "copy 6")
+        // Another name starts from its own beginning.
+        #expect(try publish("y", as: "y.txt", in: folder).name == "y.txt")
+    }
+
     @Test("a symbolic link as the folder, a file as the folder, or a missing parent are refused")
     func refusals() throws {
         let dir = try TemporaryDirectory()
