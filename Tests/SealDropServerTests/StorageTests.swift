@@ -13,15 +13,16 @@ import Glibc
 /// uploads at once, planted links, and plaintext that must never reach the disk.
 @Suite("Storage")
 struct StorageTests {
-    /// A 4 MiB tmpfs (mode 0700) to be a spool, or nil (with the reason printed) when not root.
-    static func mountSmallDisk(_ folder: TemporaryDirectory) throws -> String? {
+    /// A tmpfs of `mebibytes` (mode 0700) to be a spool, or nil (with the reason printed) when
+    /// not root.
+    static func mountSmallDisk(_ folder: TemporaryDirectory, mebibytes: Int = 4) throws -> String? {
         guard geteuid() == 0 else {
             print("SKIPPED the real full-disk cases: mounting a small tmpfs needs root (the strace ENOSPC case still runs)")
             return nil
         }
         let mountPoint = folder.file("disk")
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
-        let result = try runProcess("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", mountPoint])
+        let result = try runProcess("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=\(mebibytes)m,mode=0700", "tmpfs", mountPoint])
         guard result.status == 0 else {
             print("SKIPPED the real full-disk cases: mount -t tmpfs failed: \(result.stderr)")
             return nil
@@ -29,10 +30,19 @@ struct StorageTests {
         return mountPoint
     }
 
-    @Test("class 14: disk full before and during an upload: ERR disk-full, nothing stored, service resumes when space frees")
-    func diskFull() async throws {
+    /// The sizes of a disk-full case: the disk, and an upload that fits when it starts. The
+    /// second case's uploads are large enough to run in a fast lane when the disk fills.
+    struct DiskFullCase: Sendable, CustomTestStringConvertible {
+        let diskMiB: Int
+        let bodyBytes: Int
+        var testDescription: String { "\(diskMiB) MiB disk, \(bodyBytes) byte upload" }
+    }
+
+    @Test("class 14: disk full before and during an upload: ERR disk-full, nothing stored, service resumes when space frees",
+          arguments: [DiskFullCase(diskMiB: 4, bodyBytes: 2_500_000), DiskFullCase(diskMiB: 24, bodyBytes: 16 << 20)])
+    func diskFull(sizes: DiskFullCase) async throws {
         let folder = try TemporaryDirectory("sealdropd-disk-full")
-        guard let disk = try Self.mountSmallDisk(folder) else { return }
+        guard let disk = try Self.mountSmallDisk(folder, mebibytes: sizes.diskMiB) else { return }
         defer { _ = try? runProcess("/usr/bin/umount", ["-l", disk]) }
         let spool = disk + "/spool"
         try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
@@ -48,23 +58,24 @@ struct StorageTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
             // More than the disk holds: refused up front.
-            let big = try await exchange(port: port, request(body: content(40, size: 5 << 20)))
+            let big = try await exchange(port: port, request(body: content(40, size: (sizes.diskMiB + 1) << 20)))
             #expect(errorCode(big) == "disk-full", "\(big)")
             // Fits when it starts; the disk fills up under it.
-            let body = content(41, size: 2_500_000)
+            let body = content(41, size: sizes.bodyBytes)
             let whole = request(body: body)
+            let firstPart = sizes.bodyBytes * 2 / 5
             let reply = try await blocking { () -> String in
                 let socket = try TestSocket(port: port)
-                try socket.send(Array(whole.prefix(1_000_000)))
+                try socket.send(Array(whole.prefix(firstPart)))
                 // Wait until the upload is under way on disk, then fill the disk under it.
                 let deadline = Date().addingTimeInterval(10)
                 while Date() < deadline {
                     let sizes = entries(temp).compactMap { try? FileManager.default.attributesOfItem(atPath: temp + "/" + $0)[.size] as? Int }
-                    if sizes.contains(where: { $0 > 500_000 }) { break }
+                    if sizes.contains(where: { $0 > firstPart / 2 }) { break }
                     usleep(20_000)
                 }
                 _ = try runProcess("/bin/dd", ["if=/dev/zero", "of=\(disk)/filler", "bs=64k"])
-                _ = try? socket.send(Array(whole.dropFirst(1_000_000)))
+                _ = try? socket.send(Array(whole.dropFirst(firstPart)))
                 socket.shutdownWrite()
                 return socket.readReply()
             }
@@ -73,9 +84,10 @@ struct StorageTests {
             #expect(entries(temp).isEmpty)
             // Space frees: the next upload is stored.
             try FileManager.default.removeItem(atPath: disk + "/filler")
-            let after = try await exchange(port: port, request(body: content(42, size: 1_000_000)))
+            let afterBytes = sizes.bodyBytes / 2
+            let after = try await exchange(port: port, request(body: content(42, size: afterBytes)))
             let id = try #require(receipt(after), "\(after)")
-            #expect(try recipient.open(inbox + "/\(id).sealdrop").content == content(42, size: 1_000_000))
+            #expect(try recipient.open(inbox + "/\(id).sealdrop").content == content(42, size: afterBytes))
             group.cancelAll()
         }
     }
