@@ -47,11 +47,17 @@ public final class BackgroundWriter {
     }
 
     deinit {
-        // A writer dropped without finish() (an error elsewhere) still ends its thread.
-        if !finished {
-            pipe.finishSending()
-            pipe.waitForThread()
-        }
+        stop()
+    }
+
+    /// Ends the writing thread once it has written what it was handed, reporting nothing: for
+    /// a caller that gives up on the output (an error elsewhere). After ``finish()`` or this,
+    /// the thread no longer uses the descriptor, so it may be closed. Also done on release.
+    public func stop() {
+        guard !finished else { return }
+        finished = true
+        pipe.finishSending()
+        pipe.waitForThread()
     }
 
     /// Copies `bytes` into the current block, handing each full block to the writing thread

@@ -112,8 +112,10 @@ struct Decrypt: ParsableCommand {
         defer { PartialFileGuard.disarm() }
         let progress = ProgressBar(label: escapeForDisplay(file.label), total: read.fileSize ?? 0)
         do throws(KeyholderError) {
-            // Decrypting runs here while a second thread writes (and then zeroes) the plaintext.
+            // Decrypting runs here while a second thread writes (and then zeroes) the plaintext;
+            // that thread has ended before the descriptor is closed, whatever happens.
             let output = BackgroundWriter(fd: fd, zeroAfterWriting: true)
+            defer { output.stop() }
             func outputFailed(_ error: CLIError) -> OutputWriteError {
                 OutputWriteError(error: CLIError("cannot write to the output folder \(escapeForDisplay(target.path)): \(error.message)",
                                                  hint: "check the free space and permissions of the output folder"))

@@ -123,6 +123,8 @@ struct Seal: ParsableCommand {
     private func seal(_ input: FileReader, with writer: EnvelopeWriter, to fd: Int32) throws(CLIError) {
         let source = ReadAhead(input, zeroAfterUse: true)
         let output = BackgroundWriter(fd: fd, zeroAfterWriting: false)
+        // The writing thread has ended before the caller closes the descriptor, whatever happens.
+        defer { output.stop() }
         try output.write(writer.prefix)
         do {
             while try source.nextBlock({ content in try writer.append(content) { sealed in try output.write(sealed) } }) {}
