@@ -2,10 +2,11 @@ import NIOCore
 import Synchronization
 
 /// A few uploads at a time may stream in large pieces: reads of up to 256 KiB, 1 MiB write
-/// batches and 32 MiB quota steps instead of 32 KiB, 64 KiB and 4 MiB. That costs about 3 MiB per upload and saves most of the
-/// thread hops that otherwise bound a large upload's speed. An upload asks for a lane once it has
-/// produced ``threshold`` bytes, so the many small uploads of a busy drop never hold one, and a
-/// crowd of connections cannot raise the daemon's memory by more than `count` lanes' worth.
+/// batches and 32 MiB quota steps instead of 32 KiB, 64 KiB and 4 MiB. That costs about 3 MiB per
+/// upload and saves most of the thread hops that otherwise bound a large upload's speed. An
+/// upload asks for a lane once it has produced ``threshold`` bytes, so the many small uploads of
+/// a busy drop never hold one, and a crowd of connections cannot raise the daemon's memory by
+/// more than `count` lanes' worth.
 final class FastLanes: Sendable {
     /// Bytes an upload produces before it asks for a lane.
     static let threshold: UInt64 = 4 << 20
