@@ -115,8 +115,9 @@ public final class BackgroundWriter {
         pipe.send(block, count: filled)
     }
 
+    /// The first write error, in `writeAll`'s words.
     private func failure() -> CLIError {
-        CLIError("write failed: \(pipe.failure ?? "the output was closed")")
+        CLIError(pipe.failure ?? "write failed: the output was closed")
     }
 
     /// The writing thread: writes the blocks in order; after a failure it only zeroes (if
@@ -127,31 +128,18 @@ public final class BackgroundWriter {
         var failed = false
         while let (block, count) = pipe.receive() {
             if !failed {
-                if let error = block.withUnsafeBytes({ writeFully(fd, UnsafeRawBufferPointer(rebasing: $0[..<count])) }) {
-                    failed = true
-                    pipe.fail(error)
-                } else {
+                do throws(CLIError) {
+                    try block.withUnsafeBytes { bytes throws(CLIError) in try writeAll(fd, UnsafeRawBufferPointer(rebasing: bytes[..<count])) }
                     offset += Int64(count)
                     if pacingWriteback { writeback.wrote(upTo: offset, fd: fd) }
+                } catch {
+                    failed = true
+                    pipe.fail(error.message)
                 }
             }
             if zeroAfterWriting { block.zero() }
             pipe.giveBack(block, consumed: failed ? 0 : count)
         }
         pipe.threadEnded()
-    }
-
-    /// Writes all of `bytes`, retrying short writes and EINTR; returns the error text, if any.
-    private static func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> String? {
-        var done = 0
-        while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return errnoText()
-            }
-            done += n
-        }
-        return nil
     }
 }

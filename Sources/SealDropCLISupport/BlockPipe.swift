@@ -20,7 +20,7 @@ final class BlockPipe: @unchecked Sendable {
         free = (0..<blockCount).map { _ in SecureBytes(count: blockSize) }
     }
 
-    /// The first failure recorded by either side (an `strerror` text).
+    /// The first failure recorded by either side, as the message to report.
     var failure: String? {
         condition.lock()
         defer { condition.unlock() }
