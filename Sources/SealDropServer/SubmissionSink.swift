@@ -31,16 +31,17 @@ final class SubmissionSink {
     private var inFlight: [(batch: Batch, written: EventLoopFuture<Void>)] = []
     /// Written batches kept for reuse (in a fast lane).
     private var spares: [Batch] = []
-    private var batchBytes = SubmissionSink.smallBatchBytes
+    /// Set once the upload is in a fast lane.
+    private var inFastLane = false
+    private var batchBytes: Int { inFastLane ? Self.largeBatchBytes : Self.smallBatchBytes }
     /// Batches that may be in flight at once: one, or two in a fast lane (so that a slow write
     /// does not stall the sealing at once).
-    private var maxInFlight = 1
+    private var maxInFlight: Int { inFastLane ? 2 : 1 }
 
     /// Switches to 1 MiB batches, two of them written at a time, whose buffers are kept (for
     /// an upload in a fast lane).
     func useLargeBatches() {
-        batchBytes = Self.largeBatchBytes
-        maxInFlight = 2
+        inFastLane = true
     }
 
     /// A byte buffer that keeps its memory when emptied. It is used by one thread at a time:
@@ -167,7 +168,7 @@ final class SubmissionSink {
             try await written.get()
             // A fast lane keeps the buffer for a later batch; otherwise its memory goes back,
             // so a connection between batches holds none.
-            if maxInFlight > 1 {
+            if inFastLane {
                 batch.removeAll()
                 spares.append(batch)
             } else {
