@@ -23,20 +23,6 @@ struct Verify: ParsableCommand {
     @Argument(help: ArgumentHelp("Submission files, inbox folders, spool roots or submission IDs.", valueName: "path"))
     var paths: [String] = []
 
-    struct Result: Encodable {
-        var file: String
-        var id: String
-        var status: Status
-        var keyIDs: [String]?
-        var keyID: String?
-        var size: UInt64?
-        var error: String?
-
-        enum CodingKeys: String, CodingKey {
-            case file, id, status, keyIDs = "key_ids", keyID = "key_id", size, error
-        }
-    }
-
     func run() throws {
         var failures = 0
         try reportingErrors { () throws(CLIError) in
@@ -46,7 +32,7 @@ struct Verify: ParsableCommand {
             }
             let ring = try keys.makeKeyRing()
             for file in files {
-                var result = Result(file: file.path, id: file.label, status: .ok)
+                var result = SubmissionRow(file: file, status: .ok)
                 do throws(KeyholderError) {
                     let read = try readHeader(file)
                     result.keyIDs = read.header.keyIDs.map(\.description)
@@ -68,8 +54,7 @@ struct Verify: ParsableCommand {
                     case .fatal(let fatal): throw fatal
                     case .submission(let failure):
                         failures += 1
-                        result.status = failure.status
-                        result.error = failure.message
+                        result.fail(failure)
                         emit(result)
                         diagnostics.report(failure.report(for: file))
                         continue
@@ -84,7 +69,7 @@ struct Verify: ParsableCommand {
         if failures > 0 { throw ExitStatus.submissionFailed }
     }
 
-    private func emit(_ result: Result) {
+    private func emit(_ result: SubmissionRow) {
         if json, let line = try? jsonLine(result) {
             print(line)
         } else {
