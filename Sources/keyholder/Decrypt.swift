@@ -116,18 +116,9 @@ struct Decrypt: ParsableCommand {
             // that thread has ended before the descriptor is closed, whatever happens.
             let output = BackgroundWriter(fd: fd, zeroAfterWriting: true)
             defer { output.stop() }
-            func outputFailed(_ error: CLIError) -> OutputWriteError {
-                OutputWriteError(error: CLIError("cannot write to the output folder \(escapeForDisplay(target.path)): \(error.message)",
-                                                 hint: "check the free space and permissions of the output folder"))
-            }
-            do {
-                try reader.readAll { content in
-                    do throws(CLIError) { try output.write(content) } catch { throw outputFailed(error) }
-                    progress.update(source.bytesRead)
-                }
-                do throws(CLIError) { try output.finish() } catch { throw outputFailed(error) }
-            } catch {
-                throw classify(error)
+            try stream(reader, from: source, into: output, progress: progress) { error in
+                CLIError("cannot write to the output folder \(escapeForDisplay(target.path)): \(error.message)",
+                         hint: "check the free space and permissions of the output folder")
             }
             guard fsync(fd) == 0 else {
                 throw .fatal(CLIError("cannot sync the output in \(escapeForDisplay(target.path)): \(errnoText())", hint: "check the output disk"))
@@ -175,20 +166,15 @@ struct Decrypt: ParsableCommand {
             let progress = ProgressBar(label: escapeForDisplay(file.label), total: read.fileSize ?? 0)
             defer { progress.finish() }
             let output = BackgroundWriter(fd: 1, zeroAfterWriting: true)
-            func outputFailed(_ error: CLIError) -> OutputWriteError {
-                OutputWriteError(error: CLIError("cannot write to standard output: \(error.message)"))
-            }
             defer { written = output.bytesWritten }
             do {
-                try reader.readAll { content in
-                    do throws(CLIError) { try output.write(content) } catch { throw outputFailed(error) }
-                    progress.update(source.bytesRead)
+                try stream(reader, from: source, into: output, progress: progress) { error in
+                    CLIError("cannot write to standard output: \(error.message)")
                 }
-                do throws(CLIError) { try output.finish() } catch { throw outputFailed(error) }
             } catch {
                 // What authenticated before the failure goes out, as it would have unbuffered.
                 try? output.finish()
-                throw classify(error)
+                throw error
             }
             return true
         } catch {
@@ -204,6 +190,22 @@ struct Decrypt: ParsableCommand {
                 return false
             }
         }
+    }
+}
+
+/// Writes every authenticated content byte of `reader` through `output` and waits until all of
+/// it is written. A failed write is reported in the words `describe` gives it; any other failure
+/// as the submission's own.
+private func stream(_ reader: EnvelopeReader<ReadAhead>, from source: ReadAhead, into output: BackgroundWriter,
+                    progress: ProgressBar, describe: (CLIError) -> CLIError) throws(KeyholderError) {
+    do {
+        try reader.readAll { content in
+            do throws(CLIError) { try output.write(content) } catch { throw OutputWriteError(error: describe(error)) }
+            progress.update(source.bytesRead)
+        }
+        do throws(CLIError) { try output.finish() } catch { throw OutputWriteError(error: describe(error)) }
+    } catch {
+        throw classify(error)
     }
 }
 
