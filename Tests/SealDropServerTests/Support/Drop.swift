@@ -102,13 +102,13 @@ struct Drop: Sendable {
     }
 }
 
-/// Runs `body` against a fresh in-process daemon, then stops it.
-func withDrop(
-    limits: ServerLimits = testLimits(),
-    makeSubmissionID: (@Sendable () -> SubmissionID)? = nil,
-    prepareSpool: (SpoolFolder) throws -> Void = { _ in },
-    _ body: (Drop) async throws -> Void
-) async throws {
+/// Binds a fresh in-process daemon (not yet running) on a new spool, with one recipient and its
+/// logs kept in memory at trace level; returns it with the logger it uses.
+private func bindDrop(
+    limits: ServerLimits,
+    makeSubmissionID: @escaping @Sendable () -> SubmissionID = { SubmissionID.random() },
+    prepareSpool: (SpoolFolder) throws -> Void = { _ in }
+) async throws -> (drop: Drop, logger: Logger) {
     let folder = try SpoolFolder()
     try prepareSpool(folder)
     let recipient = Recipient()
@@ -120,11 +120,22 @@ func withDrop(
     let spool = try Daemon.openSpool(folder.path, logger: logger)
     let server = try await UploadServer.bind(
         host: "127.0.0.1", port: 0, spool: spool, recipients: store, limits: limits, logger: logger,
-        makeSubmissionID: makeSubmissionID ?? { SubmissionID.random() }
+        makeSubmissionID: makeSubmissionID
     )
-    let drop = Drop(spool: folder, recipient: recipient, server: server, logs: logs)
+    return (Drop(spool: folder, recipient: recipient, server: server, logs: logs), logger)
+}
+
+/// Runs `body` against a fresh in-process daemon, then stops it.
+func withDrop(
+    limits: ServerLimits = testLimits(),
+    makeSubmissionID: (@Sendable () -> SubmissionID)? = nil,
+    prepareSpool: (SpoolFolder) throws -> Void = { _ in },
+    _ body: (Drop) async throws -> Void
+) async throws {
+    let (drop, _) = try await bindDrop(limits: limits, makeSubmissionID: makeSubmissionID ?? { SubmissionID.random() },
+                                       prepareSpool: prepareSpool)
     try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await server.run() }
+        group.addTask { try await drop.server.run() }
         try await body(drop)
         group.cancelAll()
     }
@@ -133,17 +144,8 @@ func withDrop(
 /// Runs `body` against an in-process daemon inside a ServiceGroup, so that the test can
 /// trigger a graceful shutdown.
 func withDropInServiceGroup(limits: ServerLimits, _ body: (Drop, ServiceGroup) async throws -> Void) async throws {
-    let folder = try SpoolFolder()
-    let recipient = Recipient()
-    let logs = InMemoryLogHandler()
-    var logHandler = logs
-    logHandler.logLevel = .trace
-    let logger = Logger(label: "sealdropd-test") { _ in logHandler }
-    let store = try RecipientStore(keyTexts: [recipient.text], filePath: nil)
-    let spool = try Daemon.openSpool(folder.path, logger: logger)
-    let server = try await UploadServer.bind(host: "127.0.0.1", port: 0, spool: spool, recipients: store, limits: limits, logger: logger)
-    let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
-    let drop = Drop(spool: folder, recipient: recipient, server: server, logs: logs)
+    let (drop, logger) = try await bindDrop(limits: limits)
+    let group = ServiceGroup(configuration: .init(services: [drop.server], logger: logger))
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
         try await body(drop, group)
