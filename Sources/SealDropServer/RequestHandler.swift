@@ -141,16 +141,15 @@ struct RequestHandler: Sendable {
                                               metadataLength: writer.header.metadataLength)
         let reservation = try await space.reserve(finalBytes: expected, spool: spool, threadPool: threadPool)
         let sink = try await createSink(expectedBytes: expected, connection: connection)
-        var inFastLane = false
-        defer { if inFastLane { fastLanes.leave() } }
+        defer { if sink.inFastLane { fastLanes.leave() } }
         do {
             writer.prefix.withUnsafeBytes { sink.append($0) }
             receiving: while true {
                 switch try await next(&parts) {
                 case .body(let buffer)?:
                     buffer.withUnsafeReadableBytes { content in writer.append(content, sealingInto: sink.sealInto) }
-                    try await cover(sink, reservation, inFastLane: inFastLane)
-                    inFastLane = await joinFastLaneIfLarge(sink, inFastLane: inFastLane, connection: connection)
+                    try await cover(sink, reservation)
+                    await joinFastLaneIfLarge(sink, connection: connection)
                     try await sink.writeIfFull()
                 case .end?:
                     break receiving
@@ -211,8 +210,7 @@ struct RequestHandler: Sendable {
         }
         let reservation = try await space.reserve(finalBytes: head.contentLength, spool: spool, threadPool: threadPool)
         let sink = try await createSink(expectedBytes: head.contentLength, connection: connection)
-        var inFastLane = false
-        defer { if inFastLane { fastLanes.leave() } }
+        defer { if sink.inFastLane { fastLanes.leave() } }
         do {
             held.withUnsafeBytes { sink.append($0) }
             held = []
@@ -220,8 +218,8 @@ struct RequestHandler: Sendable {
                 switch try await next(&parts) {
                 case .body(let buffer)?:
                     sink.append(buffer)
-                    try await cover(sink, reservation, inFastLane: inFastLane)
-                    inFastLane = await joinFastLaneIfLarge(sink, inFastLane: inFastLane, connection: connection)
+                    try await cover(sink, reservation)
+                    await joinFastLaneIfLarge(sink, connection: connection)
                     try await sink.writeIfFull()
                 case .end?:
                     ended = true
@@ -249,22 +247,21 @@ struct RequestHandler: Sendable {
     /// Keeps the upload's quota reservation a step ahead of what it has produced (or at
     /// `upTo` bytes, when given), and the free-disk reserve intact each time it grows: `ERR quota`
     /// or `ERR disk-full` when the spool really fills, not when someone merely declares a size.
-    private func cover(_ sink: SubmissionSink, _ reservation: Reservation, upTo bytes: UInt64? = nil,
-                       inFastLane: Bool = false) async throws {
+    private func cover(_ sink: SubmissionSink, _ reservation: Reservation, upTo bytes: UInt64? = nil) async throws {
         let before = reservation.bytes
-        let step = inFastLane ? FastLanes.reservationStep : SpaceAccount.step
+        let step = sink.inFastLane ? FastLanes.reservationStep : SpaceAccount.step
         try await space.cover(bytes ?? sink.producedBytes, in: reservation, step: step, spool: spool, threadPool: threadPool)
         if reservation.bytes != before { try await sink.checkFreeSpace(reserve: limits.freeDiskReserveBytes) }
     }
 
     /// Moves an upload that has grown past `FastLanes.threshold` into a fast lane, if one is
-    /// free: larger reads and write batches from then on. Returns whether it is in one.
-    private func joinFastLaneIfLarge(_ sink: SubmissionSink, inFastLane: Bool, connection: Connection) async -> Bool {
-        guard !inFastLane, sink.producedBytes >= FastLanes.threshold, fastLanes.enter() else { return inFastLane }
+    /// free: larger reads, write batches and quota steps from then on. The lane is given back
+    /// when the request ends.
+    private func joinFastLaneIfLarge(_ sink: SubmissionSink, connection: Connection) async {
+        guard !sink.inFastLane, sink.producedBytes >= FastLanes.threshold, fastLanes.enter() else { return }
         sink.useLargeBatches()
         // If the option cannot be set (the connection is closing), reads simply stay small.
         try? await connection.channel.channel.setOption(.recvAllocator, value: FastLanes.fastReads).get()
-        return true
     }
 
     /// Moves the finished file into the inbox, unless bytes followed the declared end.

@@ -31,8 +31,8 @@ final class SubmissionSink {
     private var inFlight: [(batch: Batch, written: EventLoopFuture<Void>)] = []
     /// Written batches kept for reuse (in a fast lane).
     private var spares: [Batch] = []
-    /// Set once the upload is in a fast lane.
-    private var inFastLane = false
+    /// Set once the upload is in a fast lane (``useLargeBatches()``).
+    private(set) var inFastLane = false
     private var batchBytes: Int { inFastLane ? Self.largeBatchBytes : Self.smallBatchBytes }
     /// Batches that may be in flight at once: one, or two in a fast lane (so that a slow write
     /// does not stall the sealing at once).
