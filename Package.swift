@@ -38,14 +38,22 @@ let package = Package(
         .target(name: "SealDropFormat", dependencies: ["SealDropCrypto", "SealDropKeys"], swiftSettings: strictSettings),
         // The spool's layout and submission IDs, shared by the daemon and the keyholder (no NIO).
         .target(name: "SealDropStore", dependencies: ["SealDropCrypto"], swiftSettings: strictSettings),
-        // Terminal helpers shared by the offline CLIs: error/hint messages, passphrases, escaping.
         // The TCP protocol: bounded request framing, replies and error codes, its specification.
         .target(
             name: "SealDropWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
+        // Terminal helpers shared by the offline CLIs: error/hint messages, passphrases, escaping.
         .target(name: "SealDropCLISupport", dependencies: ["SealDropCrypto", "SealDropKeys", "SealDropFormat", "SealDropStore"], swiftSettings: strictSettings),
+        // The keyholder's logic (archive, import, list, verify, decrypt, rekey, rotate, retire),
+        // called in-process by its tests; the `keyholder` executable only parses and prints. No NIO.
+        .target(
+            name: "SealDropKeyholder",
+            dependencies: ["SealDropCrypto", "SealDropKeys", "SealDropFormat", "SealDropStore", "SealDropCLISupport"],
+            exclude: ["EFFWordList.LICENSE.txt"],
+            swiftSettings: strictSettings
+        ),
 
         // The daemon as a Service: accept loop, limits, sealing writer, spool commit, config.
         .target(
@@ -64,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "sealdropd",
             dependencies: [
-                "SealDropServer",
+                "SealDropServer", "SealDropFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -72,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "keyholder",
             dependencies: [
-                "SealDropCrypto", "SealDropKeys", "SealDropFormat", "SealDropStore", "SealDropCLISupport",
+                "SealDropKeyholder", "SealDropCrypto", "SealDropKeys", "SealDropFormat", "SealDropStore", "SealDropCLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -128,6 +136,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "SealDropKeysTests", dependencies: ["SealDropKeys"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SealDropKeyholderTests",
+            dependencies: ["SealDropKeyholder", "SealDropCLISupport", "SealDropFormat", "SealDropKeys", "SealDropCrypto", "SealDropStore", "SealDropTestSupport"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "SealDropCLISupportTests",
             dependencies: ["SealDropCLISupport", "SealDropFormat", "SealDropKeys", "SealDropCrypto", "SealDropTestSupport"],

@@ -21,7 +21,10 @@ public struct CLIError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Writes diagnostics to standard error, prefixed with the tool's name.
+/// Writes diagnostics to standard error, prefixed with the tool's name. This is the one place
+/// where messages are made safe for a terminal: paths and names in them come from the file
+/// system or from sources, so every line is passed through ``escapeForDisplay(_:)`` here, and
+/// messages are built from raw text.
 public struct Diagnostics: Sendable {
     /// The program name printed before every line (`keyholder`, `sealdrop`, `sealdropd`).
     public let tool: String
@@ -31,19 +34,26 @@ public struct Diagnostics: Sendable {
 
     /// Prints `tool: error: message` and, if any, `tool: hint: hint`.
     public func report(_ error: CLIError) {
-        printError("\(tool): error: \(error.message)")
-        if let hint = error.hint { printError("\(tool): hint: \(hint)") }
+        printError("\(tool): error: \(escapeForDisplay(error.message))")
+        if let hint = error.hint { printError("\(tool): hint: \(escapeForDisplay(hint))") }
     }
 
     /// Prints `tool: warning: message`.
     public func warn(_ message: String) {
-        printError("\(tool): warning: \(message)")
+        printError("\(tool): warning: \(escapeForDisplay(message))")
     }
 
     /// Prints an informational line (`tool: message`).
     public func note(_ message: String) {
-        printError("\(tool): \(message)")
+        printError("\(tool): \(escapeForDisplay(message))")
     }
+}
+
+/// Prints one line of a command's output on standard output, escaped for display (see
+/// ``escapeForDisplay(_:)``): the one place where output lines are made safe for a terminal.
+/// JSON goes through ``jsonLine(_:)`` instead.
+public func printLine(_ line: String) {
+    print(escapeForDisplay(line))
 }
 
 /// Writes one line to standard error, unbuffered.

@@ -30,18 +30,20 @@ public enum PartialFileGuard {
         armed = 1
     }
 
-    /// Creates a temporary file in `folder` and guards it, with SIGINT, SIGTERM and SIGHUP held
-    /// back in between: a signal can no longer land after the file exists but before it is
-    /// guarded. A signal that arrived meanwhile is handled (the file removed) on return.
-    public static func createGuarded(in folder: OutputFolder) throws(CLIError) -> (name: String, fd: Int32) {
+    /// Creates a pending file in `folder` and, when it has a temporary name, guards it, with
+    /// SIGINT, SIGTERM and SIGHUP held back in between: a signal can no longer land after the
+    /// file exists but before it is guarded. A signal that arrived meanwhile is handled (the
+    /// file removed) on return. A file without a name needs no guard: it vanishes with the
+    /// process.
+    public static func createGuarded(in folder: OutputFolder) throws(CLIError) -> PendingFile {
         install()
         var held = sigset_t(), previous = sigset_t()
         sigemptyset(&held)
         for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&held, sig) }
         sigprocmask(SIG_BLOCK, &held, &previous)
         defer { sigprocmask(SIG_SETMASK, &previous, nil) }
-        let created = try folder.createTemporaryFile()
-        arm(folder: folder.fd, name: created.name)
+        let created = try folder.createPendingFile()
+        if let name = created.temporaryName { arm(folder: folder.fd, name: name) }
         return created
     }
 

@@ -11,7 +11,7 @@ public import SealDropKeys
 public enum SecretKeyFiles {
     /// Parses a secret key file after checking its owner and mode.
     public static func read(_ path: String) throws(CLIError) -> KeyFile {
-        let shown = escapeForDisplay(path)
+        let shown = path
         let text = try readPrivateText(path)
         if text.contains(SigningKeyFile.magic) {
             throw CLIError("\(shown) is a signing key file (it signs recipients lists); it cannot decrypt", hint: "give the secret key file made by keyholder keygen")
@@ -29,7 +29,7 @@ public enum SecretKeyFiles {
 
     /// Parses a signing key file (`keyholder keygen --signing`) after the same owner and mode checks.
     public static func readSigning(_ path: String) throws(CLIError) -> SigningKeyFile {
-        let shown = escapeForDisplay(path)
+        let shown = path
         do {
             return try SigningKeyFile(text: try readPrivateText(path))
         } catch let error as CLIError {
@@ -44,16 +44,16 @@ public enum SecretKeyFiles {
         do {
             return try file.unlock(passphrase: passphrase)
         } catch .wrongPassphrase {
-            throw CLIError("wrong passphrase for signing key file \(escapeForDisplay(path))", hint: "check the passphrase (from a file, its first line is used, without the newline)")
+            throw CLIError("wrong passphrase for signing key file \(path)", hint: "check the passphrase (from a file, its first line is used, without the newline)")
         } catch {
-            throw CLIError("signing key file \(escapeForDisplay(path)) is corrupt", hint: "restore it from a backup")
+            throw CLIError("signing key file \(path) is corrupt", hint: "restore it from a backup")
         }
     }
 
     /// Reads a private key file's text after checking, as ssh does, that this user owns it and
     /// that nobody else may read or write it.
     static func readPrivateText(_ path: String) throws(CLIError) -> String {
-        let shown = escapeForDisplay(path)
+        let shown = path
         let check = { (owner: UInt32, mode: UInt32) throws(CLIError) in
             guard owner == UInt32(geteuid()) else {
                 throw CLIError("key file \(shown) is owned by another user", hint: "a secret key must belong to whoever uses it: chown it to yourself")
@@ -76,7 +76,7 @@ public enum SecretKeyFiles {
 
     /// Unlocks a key file with a passphrase, turning a wrong passphrase into its own message.
     public static func unlock(_ file: KeyFile, path: String, passphrase: SecureBytes) throws(CLIError) -> SecretKey {
-        let shown = escapeForDisplay(path)
+        let shown = path
         do {
             return try file.unlock(passphrase: passphrase)
         } catch .wrongPassphrase {

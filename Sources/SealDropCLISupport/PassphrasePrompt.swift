@@ -20,21 +20,53 @@ public enum PassphraseInput {
         }
     }
 
-    /// Asks on the terminal (`/dev/tty`) without echo. With `confirm`, asks twice and insists
-    /// both match.
-    public static func fromTerminal(prompt: String, confirm: Bool = false) throws(CLIError) -> SecureBytes {
+    /// Asks on the terminal (`/dev/tty`) without echo. An empty answer is refused.
+    public static func fromTerminal(prompt: String) throws(CLIError) -> SecureBytes {
+        let tty = try openTerminal()
+        defer { close(tty) }
+        let answer = try ask(tty: tty, prompt: prompt)
+        guard answer.count > 0 else { throw CLIError("an empty passphrase protects nothing", hint: "choose a long passphrase") }
+        return answer
+    }
+
+    /// Writes `text` and then `secret` and a newline on the terminal (`/dev/tty`), never on
+    /// standard output or error, which may be a file or a log.
+    public static func showOnTerminal(_ text: String, secret: SecureBytes) throws(CLIError) {
+        let tty = try openTerminal()
+        defer { close(tty) }
+        _ = text.withCString { write(tty, $0, strlen($0)) }
+        _ = secret.withUnsafeBytes { write(tty, $0.baseAddress, $0.count) }
+        _ = write(tty, "\n", 1)
+    }
+
+    /// Asks a question on the terminal (`/dev/tty`) and reads the answer with echo on: for
+    /// confirmations, never for secrets.
+    public static func readLineOnTerminal(prompt: String) throws(CLIError) -> String {
+        let tty = try openTerminal()
+        defer { close(tty) }
+        _ = prompt.withCString { write(tty, $0, strlen($0)) }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while read(tty, &byte, 1) == 1, byte != UInt8(ascii: "\n") {
+            if line.count < 1024 { line.append(byte) }
+        }
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    /// Writes a line of text on the terminal (`/dev/tty`), for questions and their answers.
+    public static func sayOnTerminal(_ line: String) throws(CLIError) {
+        let tty = try openTerminal()
+        defer { close(tty) }
+        let text = line + "\n"
+        _ = text.withCString { write(tty, $0, strlen($0)) }
+    }
+
+    private static func openTerminal() throws(CLIError) -> Int32 {
         let tty = open("/dev/tty", O_RDWR | O_CLOEXEC)
         guard tty >= 0 else {
             throw CLIError("no terminal to ask for the passphrase", hint: "use --passphrase-file FILE (the passphrase is its first line)")
         }
-        defer { close(tty) }
-        let first = try ask(tty: tty, prompt: prompt)
-        guard first.count > 0 else { throw CLIError("an empty passphrase protects nothing", hint: "choose a long passphrase") }
-        if confirm {
-            let second = try ask(tty: tty, prompt: "Repeat the passphrase: ")
-            guard first.constantTimeEquals(second) else { throw CLIError("the passphrases do not match", hint: "run the command again") }
-        }
-        return first
+        return tty
     }
 
     private static func ask(tty: Int32, prompt: String) throws(CLIError) -> SecureBytes {

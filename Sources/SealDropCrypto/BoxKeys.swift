@@ -86,6 +86,11 @@ public enum SealedBox {
         return out
     }
 
+    /// Seals a symmetric key (a submission's file key) to `recipient`.
+    public static func seal(_ key: SymmetricKey, to recipient: PublicKey) throws(CryptoError) -> [UInt8] {
+        try seal(key.storage, to: recipient)
+    }
+
     /// Opens a sealed box into guarded memory; throws `sealedBoxOpenFailed` for a wrong key or
     /// an altered box.
     public static func open(_ ciphertext: [UInt8], with key: SecretKey) throws(CryptoError) -> SecureBytes {

@@ -6,8 +6,6 @@ public enum Argon2id {
     public static var moderateOpsLimit: UInt64 { UInt64(crypto_pwhash_argon2id_opslimit_moderate()) }
     /// See ``moderateOpsLimit``.
     public static var moderateMemLimit: UInt64 { UInt64(crypto_pwhash_argon2id_memlimit_moderate()) }
-    /// Bytes of salt (`crypto_pwhash_SALTBYTES`, 16).
-    public static var saltByteCount: Int { Int(crypto_pwhash_saltbytes()) }
     /// The smallest limits SealDrop accepts in a key file; anything lower is refused.
     public static var minimumOpsLimit: UInt64 { moderateOpsLimit }
     /// See ``minimumOpsLimit``.
@@ -18,23 +16,20 @@ public enum Argon2id {
     /// See ``maximumMemLimit``.
     public static let maximumOpsLimit: UInt64 = 64
 
-    /// Derives `length` bytes from `passphrase` and `salt` into guarded memory.
-    public static func deriveKey(passphrase: SecureBytes, salt: [UInt8], opsLimit: UInt64, memLimit: UInt64, length: Int = 32) throws(CryptoError) -> SecureBytes {
+    /// Derives a symmetric key from `passphrase` and `salt` into guarded memory.
+    public static func deriveKey(passphrase: SecureBytes, salt: Salt, opsLimit: UInt64, memLimit: UInt64) throws(CryptoError) -> SymmetricKey {
         ensureSodium()
-        guard salt.count == saltByteCount else {
-            throw .invalidLength(what: "Argon2id salt", expected: saltByteCount, actual: salt.count)
-        }
-        let key = SecureBytes(count: length)
-        let status = salt.withUnsafeBytes { s in
+        let key = SecureBytes(count: SymmetricKey.byteCount)
+        let status = salt.bytes.withUnsafeBytes { s in
             passphrase.withUnsafeBytes { p in
                 crypto_pwhash(
-                    key.typedPointer(UInt8.self), UInt64(length),
+                    key.typedPointer(UInt8.self), UInt64(key.count),
                     p.baseAddress!.assumingMemoryBound(to: CChar.self), UInt64(p.count),
                     s.baseAddress!.assumingMemoryBound(to: UInt8.self),
                     opsLimit, Int(memLimit), crypto_pwhash_alg_argon2id13())
             }
         }
         guard status == 0 else { throw .passwordHashFailed }
-        return key
+        return SymmetricKey(unchecked: key)
     }
 }

@@ -13,33 +13,26 @@ public enum SecretStreamTag: UInt8, Sendable {
 public enum SecretStream {
     /// Bytes each chunk adds to its plaintext (`ABYTES`, 17).
     public static var chunkOverhead: Int { Int(crypto_secretstream_xchacha20poly1305_abytes()) }
-    /// Bytes of the stream header that starts every stream (`HEADERBYTES`, 24).
-    public static var headerByteCount: Int { Int(crypto_secretstream_xchacha20poly1305_headerbytes()) }
-    /// Bytes of a stream key (`KEYBYTES`, 32).
-    public static var keyByteCount: Int { Int(crypto_secretstream_xchacha20poly1305_keybytes()) }
 }
 
 /// The sending side of a secretstream (`crypto_secretstream_xchacha20poly1305_init_push`/`push`).
 /// Its state lives in guarded memory and is zeroed when the pusher is released.
 public final class SecretStreamPusher {
     private let state: SecureBytes
-    /// The 24-byte stream header; write it before the first chunk.
-    public let header: [UInt8]
+    /// The stream header; write it before the first chunk.
+    public let header: SecretStreamHeader
 
-    /// Starts a stream under `key` (32 bytes).
-    public init(key: SecureBytes) throws(CryptoError) {
+    /// Starts a stream under `key`.
+    public init(key: SymmetricKey) {
         ensureSodium()
-        guard key.count == SecretStream.keyByteCount else {
-            throw .invalidLength(what: "stream key", expected: SecretStream.keyByteCount, actual: key.count)
-        }
         state = SecureBytes(count: Int(crypto_secretstream_xchacha20poly1305_statebytes()))
-        var header = [UInt8](repeating: 0, count: SecretStream.headerByteCount)
+        var header = [UInt8](repeating: 0, count: SecretStreamHeader.byteCount)
         let statePointer = state.typedPointer(crypto_secretstream_xchacha20poly1305_state.self)
         _ = header.withUnsafeMutableBytes { h in
             crypto_secretstream_xchacha20poly1305_init_push(
-                statePointer, h.baseAddress!.assumingMemoryBound(to: UInt8.self), key.typedPointer(UInt8.self))
+                statePointer, h.baseAddress!.assumingMemoryBound(to: UInt8.self), key.pointer())
         }
-        self.header = header
+        self.header = try! SecretStreamHeader(bytes: header)
     }
 
     /// Encrypts one chunk. `output` must hold `message.count + SecretStream.chunkOverhead` bytes;
@@ -63,20 +56,14 @@ public final class SecretStreamPusher {
 public final class SecretStreamPuller {
     private let state: SecureBytes
 
-    /// Starts reading a stream from its 24-byte header under `key`.
-    public init(key: SecureBytes, header: [UInt8]) throws(CryptoError) {
+    /// Starts reading a stream from its header under `key`.
+    public init(key: SymmetricKey, header: SecretStreamHeader) throws(CryptoError) {
         ensureSodium()
-        guard key.count == SecretStream.keyByteCount else {
-            throw .invalidLength(what: "stream key", expected: SecretStream.keyByteCount, actual: key.count)
-        }
-        guard header.count == SecretStream.headerByteCount else {
-            throw .invalidLength(what: "stream header", expected: SecretStream.headerByteCount, actual: header.count)
-        }
         state = SecureBytes(count: Int(crypto_secretstream_xchacha20poly1305_statebytes()))
         let statePointer = state.typedPointer(crypto_secretstream_xchacha20poly1305_state.self)
-        let status = header.withUnsafeBytes { h in
+        let status = header.bytes.withUnsafeBytes { h in
             crypto_secretstream_xchacha20poly1305_init_pull(
-                statePointer, h.baseAddress!.assumingMemoryBound(to: UInt8.self), key.typedPointer(UInt8.self))
+                statePointer, h.baseAddress!.assumingMemoryBound(to: UInt8.self), key.pointer())
         }
         guard status == 0 else { throw .invalidStreamHeader }
     }

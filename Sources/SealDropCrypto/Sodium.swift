@@ -56,3 +56,14 @@ public func disableCoreDumps() -> Bool {
     return setrlimit(RLIMIT_CORE, &limit) == 0
     #endif
 }
+
+/// A uniformly distributed random number in `0..<upperBound` (`randombytes_uniform`, which
+/// avoids modulo bias), for choosing passphrase words.
+public func randomUniform(below upperBound: UInt32) -> UInt32 {
+    ensureSodium()
+    precondition(upperBound > 0, "an empty range")
+    return randombytes_uniform(upperBound)
+}
+
+/// The version of the libsodium this process runs on (`sodium_version_string`).
+public var libsodiumVersion: String { String(cString: sodium_version_string()) }

@@ -34,3 +34,29 @@ public struct ArraySource: ByteSource {
         return n
     }
 }
+
+/// A source that hands every byte it reads to `copy` as well, in order: a file can be copied
+/// and authenticated in one pass, so the copy is exactly the bytes that were checked (a file
+/// that changes between two reads cannot slip through).
+public struct CopyingSource<Base: ByteSource>: ByteSource {
+    private var base: Base
+    private let copy: (UnsafeRawBufferPointer) throws -> Void
+
+    /// Reads from `base`, passing what it read to `copy` before returning it.
+    public init(_ base: Base, copy: @escaping (UnsafeRawBufferPointer) throws -> Void) {
+        self.base = base
+        self.copy = copy
+    }
+
+    public mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = try base.read(into: buffer)
+        if n > 0 { try copy(UnsafeRawBufferPointer(rebasing: buffer[..<n])) }
+        return n
+    }
+
+    /// Reads and copies whatever is left, unchecked (to keep a file no key of ours can open).
+    public mutating func copyRest() throws {
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while try buffer.withUnsafeMutableBytes({ try read(into: $0) }) > 0 {}
+    }
+}

@@ -1,7 +1,8 @@
 public import SealDropKeys
 
-/// Every way reading or writing a submission can fail. ``outcome`` groups them into the four
-/// outcomes the test vectors and `keyholder verify` name.
+/// Every way opening a submission can fail. ``outcome`` is the one mapping from these errors to
+/// the outcome classes the test vectors and `keyholder verify` name; ``description`` starts
+/// with that outcome's words, so a message always says which class it belongs to.
 public enum EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The file does not start with `SEALDROP`.
     case notASubmission
@@ -23,16 +24,8 @@ public enum EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible {
     case trailingData
     /// A chunk decrypted but breaks the layout rules (wrong tag, bad length field, non-zero filler).
     case malformedChunk(chunk: Int, String)
-    /// The metadata chunk is not the JSON object the format defines.
+    /// The metadata chunk authenticated but is not the JSON object the format defines.
     case malformedMetadata(String)
-    /// Metadata too large for the metadata chunk.
-    case metadataTooLarge(Int)
-    /// No recipients, or more than the format allows.
-    case badRecipientCount(Int)
-    /// More content than the format's size arithmetic allows (``Layout/maxContentLength``).
-    case contentTooLarge
-    /// The content length differs from the size declared in the metadata.
-    case sizeMismatch(declared: UInt64, actual: UInt64)
 
     /// The test-vector outcome this error belongs to.
     public var outcome: Outcome {
@@ -40,35 +33,72 @@ public enum EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noMatchingKey: .noMatch
         case .notASubmission, .unsupportedVersion, .malformedHeader, .fileKeyUnwrapFailed, .headerMACMismatch: .headerFailure
         case .chunkAuthenticationFailed, .truncated, .trailingData, .malformedChunk, .malformedMetadata: .payloadFailure
-        case .metadataTooLarge, .badRecipientCount, .sizeMismatch, .contentTooLarge: .payloadFailure
         }
     }
 
+    /// What went wrong, without the outcome's words.
+    public var reason: String {
+        switch self {
+        case .notASubmission: "not a SealDrop submission (it does not start with \"SEALDROP\")"
+        case .unsupportedVersion(let v): "unsupported submission format version \(v) (this build reads version 1)"
+        case .malformedHeader(let why): "malformed header: \(why)"
+        case .noMatchingKey(let ids): "the submission is sealed to key ID \(ids.map(\.description).joined(separator: ", "))"
+        case .fileKeyUnwrapFailed(let id): "the file key sealed to key ID \(id) does not open; the header is corrupt or was tampered with"
+        case .headerMACMismatch: "header authentication failed; the header was edited or taken from another submission"
+        case .chunkAuthenticationFailed(let n): "chunk \(n) failed to decrypt and authenticate; the file is truncated or corrupt, or was tampered with"
+        case .truncated: "truncated or corrupt (the final chunk is missing)"
+        case .trailingData: "truncated or corrupt (data after the final chunk)"
+        case .malformedChunk(let n, let why): "truncated or corrupt (chunk \(n): \(why))"
+        case .malformedMetadata(let why): "malformed metadata: \(why)"
+        }
+    }
+
+    public var description: String { "\(outcome.messagePrefix): \(reason)" }
+}
+
+/// Every way sealing a submission can fail: mistakes of the writer's caller, never a property
+/// of a file being read, so they have no ``Outcome``.
+public enum SealingError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Metadata too large for the metadata chunk (the JSON's byte count).
+    case metadataTooLarge(Int)
+    /// No recipients, or more than the format allows.
+    case badRecipientCount(Int)
+    /// libsodium refused to seal to this public key (for example a low-order point).
+    case unusableRecipientKey(KeyID)
+    /// More content than the format's size arithmetic allows (``Layout/maxContentLength``).
+    case contentTooLarge
+    /// The content length differs from the size declared in the metadata.
+    case sizeMismatch(declared: UInt64, actual: UInt64)
+
     public var description: String {
         switch self {
-        case .notASubmission: "header failure: not a SealDrop submission (it does not start with \"SEALDROP\")"
-        case .unsupportedVersion(let v): "header failure: unsupported submission format version \(v) (this build reads version 1)"
-        case .malformedHeader(let why): "header failure: malformed header: \(why)"
-        case .noMatchingKey(let ids): "no matching key: the submission is sealed to key ID \(ids.map(\.description).joined(separator: ", "))"
-        case .fileKeyUnwrapFailed(let id): "header failure: the file key sealed to key ID \(id) does not open; the header is corrupt or was tampered with"
-        case .headerMACMismatch: "header failure: header authentication failed; the header was edited or taken from another submission"
-        case .chunkAuthenticationFailed(let n): "payload failure: chunk \(n) failed to decrypt and authenticate; the file is truncated or corrupt, or was tampered with"
-        case .truncated: "payload failure: truncated or corrupt (the final chunk is missing)"
-        case .trailingData: "payload failure: truncated or corrupt (data after the final chunk)"
-        case .malformedChunk(let n, let why): "payload failure: truncated or corrupt (chunk \(n): \(why))"
-        case .malformedMetadata(let why): "payload failure: malformed metadata: \(why)"
         case .metadataTooLarge(let n): "metadata too large (\(n) bytes; at most \(Layout.maxMetadataByteCount - Layout.chunkLengthFieldByteCount))"
         case .badRecipientCount(let n): "a submission needs 1 to \(Layout.maxRecipients) recipients, not \(n)"
+        case .unusableRecipientKey(let id): "the public key of key ID \(id) cannot be sealed to"
         case .contentTooLarge: "the content is larger than a submission may be (1 TiB)"
         case .sizeMismatch(let declared, let actual): "the input changed while it was sealed (declared \(declared) bytes, read \(actual))"
         }
     }
 }
 
-/// The outcome of opening a submission, as named by the test vectors and `keyholder verify`.
-public enum Outcome: String, Sendable, CaseIterable {
+/// The outcome of opening a submission: the one name for it in the format's test vectors,
+/// `keyholder verify`, `list --json` and the keyholder's records.
+public enum Outcome: String, Sendable, CaseIterable, Codable {
+    /// Every byte authenticated.
     case success
+    /// None of the keys at hand is among the submission's recipients.
     case noMatch = "no match"
+    /// The header is malformed, of another version, or fails authentication.
     case headerFailure = "header failure"
+    /// A chunk fails authentication or the layout rules: tampered with, truncated or extended.
     case payloadFailure = "payload failure"
+    /// The file's bytes could not be read at all (a permission, an I/O error, not a regular file).
+    /// Not a vector outcome: it says nothing about the file's contents.
+    case readError = "read error"
+
+    /// The word `keyholder` prints for the outcome: `ok` for a success, otherwise the raw value.
+    public var label: String { self == .success ? "ok" : rawValue }
+
+    /// How a message about this outcome starts (`no matching key`, `header failure`, …).
+    public var messagePrefix: String { self == .noMatch ? "no matching key" : rawValue }
 }

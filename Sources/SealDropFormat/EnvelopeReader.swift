@@ -44,22 +44,28 @@ public final class EnvelopeReader<Source: ByteSource> {
     /// Reads the header, finds the matching key among `keys` by key ID, verifies the header MAC,
     /// and opens the metadata chunk.
     public convenience init(source: Source, keys: [SecretKey]) throws {
-        var source = source
-        let header = try Self.readHeader(from: &source)
-        try self.init(header: header, remaining: source, keys: keys)
+        var input = source
+        let header = try Self.readHeader(from: &input)
+        try self.init(header: header, remaining: input, keys: keys)
     }
 
     /// Continues from a header already read from `remaining` (which is positioned just after it).
-    public init(header: EnvelopeHeader, remaining: Source, keys: [SecretKey]) throws {
-        self.header = header
+    public convenience init(header: EnvelopeHeader, remaining: Source, keys: [SecretKey]) throws {
         var input = remaining
-        var streamHeader = [UInt8](repeating: 0, count: Layout.streamHeaderByteCount)
-        let got = try streamHeader.withUnsafeMutableBytes { try input.readFully(into: $0) }
-        source = input
+        var headerBytes = [UInt8](repeating: 0, count: SecretStreamHeader.byteCount)
+        let got = try headerBytes.withUnsafeMutableBytes { try input.readFully(into: $0) }
         guard header.keyIDs.contains(where: { id in keys.contains { $0.publicKey.keyID == id } }) else {
             throw EnvelopeError.noMatchingKey(header.keyIDs)
         }
-        guard got == streamHeader.count else { throw EnvelopeError.truncated }
+        guard got == headerBytes.count, let streamHeader = try? SecretStreamHeader(bytes: headerBytes) else { throw EnvelopeError.truncated }
+        try self.init(header: header, streamHeader: streamHeader, remaining: input, keys: keys)
+    }
+
+    /// Continues from a header and stream header already read from `remaining` (positioned
+    /// at the metadata chunk).
+    public init(header: EnvelopeHeader, streamHeader: SecretStreamHeader, remaining: Source, keys: [SecretKey]) throws {
+        self.header = header
+        source = remaining
         let (fileKey, key) = try header.unwrapFileKey(withAnyOf: keys, streamHeader: streamHeader)
         openedWith = key
         do { puller = try SecretStreamPuller(key: fileKey.streamKey, header: streamHeader) } catch {

@@ -34,12 +34,12 @@ public final class EnvelopeWriter {
     /// Starts a submission sealed to every key in `recipients` (1...32), with `metadata` in
     /// its first chunk. If `metadata.size` is set, ``finish(emit:)`` checks the content had
     /// exactly that length.
-    public init(recipients: [PublicKey], metadata: Metadata, fileKey: FileKey = FileKey()) throws(EnvelopeError) {
+    public init(recipients: [PublicKey], metadata: Metadata, fileKey: FileKey = FileKey()) throws(SealingError) {
         if let size = metadata.size, size > Layout.maxContentLength { throw .contentTooLarge }
         let json = try metadata.encoded()
         let metadataLength = Self.metadataChunkLength(forJSONByteCount: json.count)
         guard metadataLength <= Layout.maxMetadataByteCount else { throw .metadataTooLarge(json.count) }
-        do { pusher = try SecretStreamPusher(key: fileKey.streamKey) } catch { throw .malformedHeader("stream key") }
+        pusher = SecretStreamPusher(key: fileKey.streamKey)
         header = try EnvelopeHeader.make(fileKey: fileKey, recipients: recipients, metadataLength: metadataLength, streamHeader: pusher.header)
         declaredSize = metadata.size
 
@@ -48,7 +48,7 @@ public final class EnvelopeWriter {
             chunk.copyBytes(from: bigEndian32(UInt32(json.count)))
             UnsafeMutableRawBufferPointer(rebasing: chunk[Layout.chunkLengthFieldByteCount...]).copyBytes(from: json)
         }
-        var first = header.bytes + pusher.header
+        var first = header.bytes + pusher.header.bytes
         var sealedMetadata = [UInt8](repeating: 0, count: metadataLength + SecretStream.chunkOverhead)
         let pusher = self.pusher
         metadataChunk.withUnsafeBytes { chunk in
@@ -91,7 +91,7 @@ public final class EnvelopeWriter {
     }
 
     /// Pads the content to its PADMÉ length, emits the remaining chunks and the final one, and
-    /// returns the content length. Throws ``EnvelopeError/sizeMismatch(declared:actual:)`` if
+    /// returns the content length. Throws ``SealingError/sizeMismatch(declared:actual:)`` if
     /// the metadata declared another size (then nothing more is emitted and the caller must
     /// discard what it wrote), or whatever `emit` throws.
     @discardableResult
@@ -105,9 +105,9 @@ public final class EnvelopeWriter {
         precondition(!finished, "finish called twice")
         defer { plaintext.zero() }
         finished = true
-        if contentLength > Layout.maxContentLength { throw EnvelopeError.contentTooLarge }
+        if contentLength > Layout.maxContentLength { throw SealingError.contentTooLarge }
         if let declaredSize, declaredSize != contentLength {
-            throw EnvelopeError.sizeMismatch(declared: declaredSize, actual: contentLength)
+            throw SealingError.sizeMismatch(declared: declaredSize, actual: contentLength)
         }
         var remainingCapacity = Layout.padme(contentLength) - emittedCapacity
         while remainingCapacity >= UInt64(Layout.chunkCapacity) {

@@ -12,14 +12,14 @@ public struct RecipientEntry: Equatable, Sendable {
 /// A submission's random 32-byte file key, in guarded memory. Everything else derives from it:
 /// the header MAC key and the payload stream key (`crypto_kdf`, context `SEALDROP`).
 public final class FileKey {
-    let bytes: SecureBytes
+    let key: SymmetricKey
 
     /// A fresh random file key.
-    public init() { bytes = SecureBytes.random(count: Layout.fileKeyByteCount) }
-    package init(bytes: SecureBytes) { self.bytes = bytes }
+    public init() { key = SymmetricKey.random() }
+    package init(_ key: SymmetricKey) { self.key = key }
 
-    package var macKey: SecureBytes { KeyDerivation.derive(from: bytes, id: 1, context: "SEALDROP") }
-    package var streamKey: SecureBytes { KeyDerivation.derive(from: bytes, id: 2, context: "SEALDROP") }
+    package var macKey: SymmetricKey { KeyDerivation.derive(from: key, id: 1, context: "SEALDROP") }
+    package var streamKey: SymmetricKey { KeyDerivation.derive(from: key, id: 2, context: "SEALDROP") }
 }
 
 /// The header of a v1 submission (see <doc:FormatV1>). Parsing it needs no key; verifying its
@@ -39,18 +39,20 @@ public struct EnvelopeHeader: Sendable {
 
     /// Builds and MACs a header sealing `fileKey` to each recipient. The MAC also covers the
     /// payload's 24-byte `streamHeader`, which binds header and payload together.
-    public static func make(fileKey: FileKey, recipients: [PublicKey], metadataLength: Int, streamHeader: [UInt8]) throws(EnvelopeError) -> EnvelopeHeader {
+    public static func make(fileKey: FileKey, recipients: [PublicKey], metadataLength: Int, streamHeader: SecretStreamHeader) throws(SealingError) -> EnvelopeHeader {
         guard (1...Layout.maxRecipients).contains(recipients.count) else { throw .badRecipientCount(recipients.count) }
         var bytes = Layout.magic + [Layout.version, UInt8(recipients.count)] + bigEndian32(UInt32(metadataLength))
         var entries: [RecipientEntry] = []
         for recipient in recipients {
             let sealed: [UInt8]
-            do { sealed = try SealedBox.seal(fileKey.bytes, to: recipient) } catch { throw .malformedHeader("a recipient key is unusable") }
+            do { sealed = try SealedBox.seal(fileKey.key, to: recipient) } catch {
+                throw .unusableRecipientKey(recipient.keyID)
+            }
             let entry = RecipientEntry(keyID: recipient.keyID, sealedFileKey: sealed)
             bytes += entry.keyID.bytes + entry.sealedFileKey
             entries.append(entry)
         }
-        bytes += BLAKE2b.mac(bytes + streamHeader, key: fileKey.macKey)
+        bytes += BLAKE2b.mac(bytes + streamHeader.bytes, key: fileKey.macKey)
         return EnvelopeHeader(version: Layout.version, metadataLength: metadataLength, recipients: entries, bytes: bytes)
     }
 
@@ -89,13 +91,13 @@ public struct EnvelopeHeader: Sendable {
     /// and verifies the header MAC over the header and the payload's `streamHeader`. Returns
     /// the file key and the key that opened it; throws ``EnvelopeError/noMatchingKey(_:)`` when
     /// none of the keys is a recipient.
-    public func unwrapFileKey(withAnyOf keys: [SecretKey], streamHeader: [UInt8]) throws(EnvelopeError) -> (fileKey: FileKey, key: SecretKey) {
+    public func unwrapFileKey(withAnyOf keys: [SecretKey], streamHeader: SecretStreamHeader) throws(EnvelopeError) -> (fileKey: FileKey, key: SecretKey) {
         for entry in recipients {
             guard let key = keys.first(where: { $0.publicKey.keyID == entry.keyID }) else { continue }
             let opened: SecureBytes
             do { opened = try SealedBox.open(entry.sealedFileKey, with: key) } catch { throw .fileKeyUnwrapFailed(entry.keyID) }
-            guard opened.count == Layout.fileKeyByteCount else { throw .fileKeyUnwrapFailed(entry.keyID) }
-            let fileKey = FileKey(bytes: opened)
+            guard let symmetric = try? SymmetricKey(bytes: opened) else { throw .fileKeyUnwrapFailed(entry.keyID) }
+            let fileKey = FileKey(symmetric)
             try verifyMAC(with: fileKey, streamHeader: streamHeader)
             return (fileKey, key)
         }
@@ -103,9 +105,9 @@ public struct EnvelopeHeader: Sendable {
     }
 
     /// Checks the header MAC under `fileKey` in constant time.
-    public func verifyMAC(with fileKey: FileKey, streamHeader: [UInt8]) throws(EnvelopeError) {
+    public func verifyMAC(with fileKey: FileKey, streamHeader: SecretStreamHeader) throws(EnvelopeError) {
         let macStart = bytes.count - Layout.macByteCount
-        let expected = BLAKE2b.mac(Array(bytes[..<macStart]) + streamHeader, key: fileKey.macKey)
+        let expected = BLAKE2b.mac(Array(bytes[..<macStart]) + streamHeader.bytes, key: fileKey.macKey)
         guard constantTimeEqual(expected, Array(bytes[macStart...])) else { throw .headerMACMismatch }
     }
 }

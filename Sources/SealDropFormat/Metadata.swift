@@ -40,11 +40,12 @@ public struct Metadata: Codable, Equatable, Sendable {
     }
 
     /// The JSON text stored in the metadata chunk (keys sorted, no white space).
-    package func encoded() throws(EnvelopeError) -> [UInt8] {
+    package func encoded() throws(SealingError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        do { return Array(try encoder.encode(self)) } catch { throw .malformedMetadata("cannot encode: \(error)") }
+        // Encoding strings, numbers and a date cannot fail.
+        return Array(try! encoder.encode(self))
     }
 
     static func decode(_ json: [UInt8]) throws(EnvelopeError) -> Metadata {

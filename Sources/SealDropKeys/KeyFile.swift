@@ -26,18 +26,18 @@ struct ProtectedSecret: Sendable {
     let tag: String
     let opsLimit: UInt64
     let memLimit: UInt64
-    let salt: [UInt8]
-    let nonce: [UInt8]
+    let salt: Argon2id.Salt
+    let nonce: XChaCha20Poly1305.Nonce
     let publicBytes: [UInt8]
     let encryptedSecret: [UInt8]
 
     static func protect(_ secret: SecureBytes, publicBytes: [UInt8], tag: String, passphrase: SecureBytes,
                         opsLimit: UInt64, memLimit: UInt64) throws(CryptoError) -> ProtectedSecret {
-        let salt = randomBytes(count: Argon2id.saltByteCount)
-        let nonce = randomBytes(count: XChaCha20Poly1305.nonceByteCount)
+        let salt = Argon2id.Salt.random()
+        let nonce = XChaCha20Poly1305.Nonce.random()
         let wrapping = try Argon2id.deriveKey(passphrase: passphrase, salt: salt, opsLimit: opsLimit, memLimit: memLimit)
         let unsealed = ProtectedSecret(tag: tag, opsLimit: opsLimit, memLimit: memLimit, salt: salt, nonce: nonce, publicBytes: publicBytes, encryptedSecret: [])
-        let sealed = try XChaCha20Poly1305.seal(secret, key: wrapping, nonce: nonce, associatedData: unsealed.associatedData)
+        let sealed = XChaCha20Poly1305.seal(secret, key: wrapping, nonce: nonce, associatedData: unsealed.associatedData)
         return ProtectedSecret(tag: tag, opsLimit: opsLimit, memLimit: memLimit, salt: salt, nonce: nonce, publicBytes: publicBytes, encryptedSecret: sealed)
     }
 
@@ -52,7 +52,9 @@ struct ProtectedSecret: Sendable {
         let ops = readBigEndian(blob[0..<8]), mem = readBigEndian(blob[8..<16])
         guard ops >= Argon2id.minimumOpsLimit, ops <= Argon2id.maximumOpsLimit,
               mem >= Argon2id.minimumMemLimit, mem <= Argon2id.maximumMemLimit else { throw .unacceptableLimits }
-        return ProtectedSecret(tag: tag, opsLimit: ops, memLimit: mem, salt: Array(blob[16..<32]), nonce: Array(blob[32..<56]),
+        guard let salt = try? Argon2id.Salt(bytes: Array(blob[16..<32])),
+              let nonce = try? XChaCha20Poly1305.Nonce(bytes: Array(blob[32..<56])) else { throw .notAKeyFile }
+        return ProtectedSecret(tag: tag, opsLimit: ops, memLimit: mem, salt: salt, nonce: nonce,
                                publicBytes: Array(blob[56..<88]), encryptedSecret: Array(blob[88..<136]))
     }
 
@@ -66,12 +68,12 @@ struct ProtectedSecret: Sendable {
     }
 
     var line: String {
-        let blob = Self.bigEndian(opsLimit) + Self.bigEndian(memLimit) + salt + nonce + publicBytes + encryptedSecret
+        let blob = Self.bigEndian(opsLimit) + Self.bigEndian(memLimit) + salt.bytes + nonce.bytes + publicBytes + encryptedSecret
         return "\(tag):\(Data(blob).base64EncodedString())"
     }
 
     private var associatedData: [UInt8] {
-        Array(tag.utf8) + Self.bigEndian(opsLimit) + Self.bigEndian(memLimit) + salt + nonce + publicBytes
+        Array(tag.utf8) + Self.bigEndian(opsLimit) + Self.bigEndian(memLimit) + salt.bytes + nonce.bytes + publicBytes
     }
 
     private static func bigEndian(_ value: UInt64) -> [UInt8] {

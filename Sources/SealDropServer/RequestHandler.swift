@@ -103,7 +103,7 @@ struct RequestHandler: Sendable {
         case is CancellationError:
             refusal = ProtocolError(.busy, "the server is shutting down; the upload was discarded, try again later")
             drain = false
-        case let error as EnvelopeError:
+        case let error as SealingError:
             logger.error("sealing an upload failed", metadata: ["error": "\(error)"])
             refusal = ProtocolError(.serverError)
         case is NIOThreadPoolError.ThreadPoolInactive:

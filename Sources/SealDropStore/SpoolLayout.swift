@@ -28,7 +28,16 @@ public struct SubmissionID: Hashable, Sendable, CustomStringConvertible {
 
     /// A fresh random identifier.
     public static func random() -> SubmissionID {
-        let bytes = randomBytes(count: 15)
+        encode(randomBytes(count: 15))
+    }
+
+    /// The identifier derived from `bytes` (their BLAKE2b-120): the same bytes always give the
+    /// same ID. The keyholder names a submission this way when its file does not carry an ID.
+    public static func derived(from bytes: [UInt8]) -> SubmissionID {
+        encode(BLAKE2b.hash(bytes, outputLength: 16).prefix(15).map { $0 })
+    }
+
+    private static func encode(_ bytes: [UInt8]) -> SubmissionID {
         var out: [UInt8] = []
         var accumulator = 0, bits = 0
         for byte in bytes {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SealDropCLISupport
 import SealDropFormat
+import SealDropKeyholder
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,9 +10,20 @@ struct Inspect: ParsableCommand {
         discussion: """
         Reads only the header, which is not encrypted: the format version, the key IDs of the \
         recipients, the header's size and the metadata chunk's size, and the file's total size \
-        with the padded content length it implies. Nothing is authenticated (that needs a key). \
-        The exit status is 1 when the header cannot be read or the file's size is impossible \
-        for an intact submission (truncated, or bytes appended).
+        with the padded content length it implies. Nothing is authenticated (that needs a key).
+
+        What it can tell without a key: a header that does not parse, and a total size that no \
+        intact file with this header can have (shorter than the header, stream header and \
+        metadata chunk, or a last chunk of fewer than 21 bytes). Most truncations and appended \
+        bytes leave a possible size and pass: only 'keyholder verify', with a key, finds every \
+        one.
+
+        Example:
+          keyholder inspect /media/usb/spool/inbox/7kq2….sealdrop
+
+        Exit status: 0 when the header parses and the size is possible; 1 when the header \
+        cannot be read or the size is impossible; 2 when the file cannot be opened; 64 for a \
+        usage error.
         """
     )
 
@@ -41,7 +53,7 @@ struct Inspect: ParsableCommand {
         var failed = false
         try reportingErrors { () throws(CLIError) in
             guard !isDirectory(path) else {
-                throw CLIError("\(escapeForDisplay(path)) is a folder", hint: "inspect takes one submission file; 'keyholder list' lists a folder")
+                throw CLIError("\(path) is a folder", hint: "inspect takes one submission file; 'keyholder list' lists a folder")
             }
             let file = SubmissionFile(path: path, fromFolder: false)
             let read: HeaderRead
@@ -63,16 +75,16 @@ struct Inspect: ParsableCommand {
             var lengthProblem: SubmissionFailure?
             if let size = read.fileSize, read.paddedLength == nil {
                 lengthProblem = SubmissionFailure(
-                    status: .payloadFailure,
+                    outcome: .payloadFailure,
                     message: "payload failure: truncated or corrupt (\(size) bytes is not a possible length for this header)",
-                    hint: "the copy may be damaged: copy it again from the inbox"
+                    hint: "the copy may be damaged: copy it again from the server's inbox"
                 )
                 description.error = lengthProblem?.message
             }
             if json {
                 print(try jsonLine(description))
             } else {
-                print(describe(description, recipients: header.recipients.count))
+                for line in describe(description, recipients: header.recipients.count) { printLine(line) }
             }
             if let lengthProblem {
                 failed = true
@@ -82,12 +94,12 @@ struct Inspect: ParsableCommand {
         if failed { throw ExitStatus.submissionFailed }
     }
 
-    private func describe(_ d: Description, recipients: Int) -> String {
+    private func describe(_ d: Description, recipients: Int) -> [String] {
         var lines: [String] = []
         func field(_ label: String, _ value: String) {
             lines.append(label + String(repeating: " ", count: max(1, 16 - label.count)) + value)
         }
-        field("file", escapeForDisplay(d.file))
+        field("file", d.file)
         field("format", "SealDrop submission, version \(d.version)")
         field("recipients", "\(recipients)")
         for id in d.keyIDs { field("  key ID", id) }
@@ -100,6 +112,6 @@ struct Inspect: ParsableCommand {
             field("content", "unknown: the file's size is impossible for this header")
         }
         field("authenticated", "no (inspect uses no key; 'keyholder verify' checks every byte)")
-        return lines.joined(separator: "\n")
+        return lines
     }
 }

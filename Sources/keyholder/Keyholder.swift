@@ -1,26 +1,38 @@
 import ArgumentParser
 import SealDropCLISupport
 import SealDropCrypto
+import SealDropFormat
+import SealDropKeyholder
 
-/// The newsroom's offline tool. It has no network code and never links NIO.
+/// The newsroom's offline tool. It has no network code and never links NIO. Each subcommand is
+/// a small struct in its own file that parses its arguments, calls the `SealDropKeyholder`
+/// library and prints.
 @main
 struct Keyholder: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keyholder",
-        abstract: "The newsroom's offline tool: keys, and opening what sources sent.",
+        abstract: "The newsroom's offline tool: keys, the archive, and opening what sources sent.",
         discussion: """
-        keyholder runs on an air-gapped machine. It reads copies of the daemon's inbox and never \
-        touches the network.
+        keyholder runs on an air-gapped machine and never touches the network. Submissions \
+        arrive on removable media: 'keyholder import MEDIA' copies them into the local archive \
+        (~/.sealdrop/archive, or --archive DIR), verifying each as it copies it, and every \
+        command that writes (decrypt, rekey, retire) works on the archive and never writes to \
+        a medium. Nothing goes back from this machine to the server.
 
         Keys: --key KEYFILE (repeatable) uses only those keys; otherwise every *.key file in the \
         keyring folder (--keyring DIR, default ~/.sealdrop/keys). The key ID in each submission \
-        picks the key; a key is unlocked once per run, and only when a submission needs it. \
-        Passphrases are read from the terminal without echo, or from the first line of \
-        --passphrase-file (keys it does not open are then asked for on the terminal).
+        picks the key; a key is unlocked once per run (once per session in 'keyholder shell'), \
+        and only when a submission needs it. Passphrases are read from the terminal without \
+        echo, or from the first line of --passphrase-file.
 
-        Submissions are named by path (a .sealdrop file, an inbox folder, or a spool root whose \
-        inbox is read) or by submission ID (or a unique prefix of one), looked up in the folders \
-        given with --in, or else in the current folder.
+        Submissions are named by ID (or a unique prefix of at least 4 characters), looked up in \
+        the archive or in the folders given with --in, or by path (a .sealdrop file, an inbox \
+        folder, or a spool root whose inbox is read).
+
+        Example, the everyday path:
+          keyholder import /media/usb/spool
+          keyholder list
+          keyholder decrypt --out ~/opened --all
 
         Exit status:
           0   everything succeeded
@@ -30,10 +42,11 @@ struct Keyholder: ParsableCommand {
               a key file others can read or another user owns, a refused output
               folder, a path or ID that does not exist, a write error
           64  usage error (a wrong option or argument)
-          keygen and pubkey exit 0 on success and 1 on any error.
+          keygen, pubkey and fingerprint exit 0 on success and 1 on any error.
         """,
-        subcommands: [Keygen.self, Pubkey.self, Keys.self, List.self, Show.self, Decrypt.self, Verify.self, Inspect.self,
-                      Rotate.self, Rekey.self, Retire.self, SignRecipients.self]
+        version: SealDropVersion.line(for: "keyholder"),
+        subcommands: [Keygen.self, Pubkey.self, Fingerprint.self, Keys.self, Import.self, List.self, Show.self, Verify.self,
+                      Inspect.self, Decrypt.self, Rotate.self, Rekey.self, Retire.self, SignRecipients.self, Shell.self]
     )
 
     static func main() {
@@ -55,12 +68,22 @@ let diagnostics = Diagnostics(tool: "keyholder")
 
 /// Exit statuses, documented in the root command's help.
 enum ExitStatus {
-    /// At least one submission failed; the others were processed. Also any error of keygen
-    /// and pubkey.
+    /// At least one submission failed; the others were processed. Also any error of keygen,
+    /// pubkey and fingerprint.
     static let submissionFailed = ExitCode(1)
     /// keyholder could not do its work (keys, passphrases, output folder, paths, writing).
     static let cannotRun = ExitCode(2)
 }
+
+/// The exit-status paragraph of a command that works on submissions.
+let submissionExitStatuses = """
+    Exit status: 0 when every submission succeeded; 1 when one failed (the others were still \
+    processed); 2 when keyholder could not do its work (keys, passphrase, output folder, a \
+    missing path or ID); 64 for a usage error.
+    """
+
+/// The exit-status paragraph of a command that does one thing.
+let simpleExitStatuses = "Exit status: 0 on success; 1 on any error; 64 for a usage error."
 
 /// Runs `body`, printing a `CLIError` as `keyholder: error:` / `hint:` and exiting with
 /// `status`: 2 (the run could not be done) for the commands that open submissions, whose
@@ -72,4 +95,9 @@ func reportingErrors(status: ExitCode = ExitStatus.cannotRun, _ body: () throws(
         diagnostics.report(error)
         throw status
     }
+}
+
+/// A progress bar for one file's bytes, and the callback that feeds it.
+func progressBar(for file: SubmissionFile, size: UInt64) -> ProgressBar {
+    ProgressBar(label: escapeForDisplay(file.label), total: size)
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SealDropCLISupport
+import SealDropKeyholder
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,13 +10,19 @@ struct Verify: ParsableCommand {
         Prints one line per submission: its path and 'ok', 'no match', 'header failure', \
         'payload failure' (tampered with or truncated) or 'read error': the outcome names of the \
         format's test vectors. The reason for a failure goes to standard error. Nothing is \
-        written to disk. Without PATH, the --in folders (or the current folder) are verified. \
-        The exit status is 1 if any submission is not ok.
+        written to disk. Without PATH, the archive (or the --in folders) is verified; a medium \
+        can be verified before it is imported.
+
+        Example:
+          keyholder verify
+          keyholder verify /media/usb/spool
+
+        \(submissionExitStatuses)
         """
     )
 
     @OptionGroup var keys: KeyOptions
-    @OptionGroup var inbox: InboxOptions
+    @OptionGroup var location: ArchiveOptions
 
     @Flag(help: "Print one JSON object per line (file, id, status, key_ids, key_id, error).")
     var json = false
@@ -26,41 +33,23 @@ struct Verify: ParsableCommand {
     func run() throws {
         var failures = 0
         try reportingErrors { () throws(CLIError) in
-            let files = paths.isEmpty ? try Locator.all(in: inbox) : try Locator.resolve(paths, inboxes: inbox)
+            let archive = try location.existingArchive()
+            let files = try location.files(paths, archive: archive, allWhenEmpty: true)
             guard !files.isEmpty else {
                 throw CLIError("no submissions found (looked for *.sealdrop files)", hint: "give submission files or an inbox folder")
             }
-            let ring = try keys.makeKeyRing()
+            let ring = try keys.makeKeyring()
             for file in files {
-                var result = SubmissionRow(file: file, status: .ok)
-                do throws(KeyholderError) {
-                    let read = try readHeader(file)
-                    result.keyIDs = read.header.keyIDs.map(\.description)
-                    let (reader, source) = try openStreamingReader(read, ring: ring)
-                    result.keyID = reader.openedWith.publicKey.keyID.description
-                    let progress = ProgressBar(label: escapeForDisplay(file.label), total: read.fileSize ?? 0)
-                    defer { progress.finish() }
-                    do {
-                        try reader.readAll { _ in progress.update(source.bytesRead) }
-                    } catch {
-                        throw classify(error)
-                    }
-                    result.size = reader.contentByteCount
-                    if let declared = reader.metadata.size, declared != reader.contentByteCount {
-                        diagnostics.warn("\(escapeForDisplay(file.path)): the content is \(reader.contentByteCount) bytes, but the metadata says \(declared)")
-                    }
-                } catch {
-                    switch error {
-                    case .fatal(let fatal): throw fatal
-                    case .submission(let failure):
-                        failures += 1
-                        result.fail(failure)
-                        emit(result)
-                        diagnostics.report(failure.report(for: file))
-                        continue
-                    }
+                let bar = progressBar(for: file, size: fileSize(file.path))
+                let (row, failure, warning) = try verify(file, ring: ring) { bar.update($0) }
+                bar.finish()
+                if json, let line = try? jsonLine(row) { print(line) } else { printLine("\(row.file): \(row.outcome.label)") }
+                flushStandardOutput()
+                if let warning { diagnostics.warn(warning) }
+                if let failure {
+                    failures += 1
+                    diagnostics.report(failure.report(for: file))
                 }
-                emit(result)
             }
             if failures > 0 && files.count > 1 {
                 diagnostics.note("\(failures) of \(files.count) submissions failed verification")
@@ -68,13 +57,10 @@ struct Verify: ParsableCommand {
         }
         if failures > 0 { throw ExitStatus.submissionFailed }
     }
+}
 
-    private func emit(_ result: SubmissionRow) {
-        if json, let line = try? jsonLine(result) {
-            print(line)
-        } else {
-            print("\(escapeForDisplay(result.file)): \(result.status.rawValue)")
-        }
-        flushStandardOutput()
-    }
+/// The size of the file at `path`, 0 if unknown.
+func fileSize(_ path: String) -> UInt64 {
+    var info = stat()
+    return stat(path, &info) == 0 ? UInt64(info.st_size) : 0
 }

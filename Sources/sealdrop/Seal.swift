@@ -52,7 +52,7 @@ struct Seal: ParsableCommand {
             let recordedName: String? = noName ? nil : (name ?? (file == "-" ? nil : (file as NSString).lastPathComponent))
             let metadata = Metadata(name: recordedName, mediaType: type, size: input.regularFileSize(), message: message, sealedBy: .source)
             let writer: EnvelopeWriter
-            do throws(EnvelopeError) { writer = try EnvelopeWriter(recipients: recipients, metadata: metadata) } catch {
+            do throws(SealingError) { writer = try EnvelopeWriter(recipients: recipients, metadata: metadata) } catch {
                 throw CLIError(error.description, hint: "shorten the message or the name")
             }
             if output == "-" {
@@ -65,27 +65,23 @@ struct Seal: ParsableCommand {
             try refuseSameFile(input)
             let path = URL(fileURLWithPath: output)
             if FileManager.default.fileExists(atPath: output) || (try? FileManager.default.destinationOfSymbolicLink(atPath: output)) != nil {
-                throw CLIError("\(escapeForDisplay(output)) already exists", hint: "sealdrop never overwrites a file; choose another --output")
+                throw CLIError("\(output) already exists", hint: "sealdrop never overwrites a file; choose another --output")
             }
             let folder = try OutputFolder(path: path.deletingLastPathComponent().path)
             // Ctrl-C (or SIGTERM, SIGHUP) while sealing removes the unfinished file.
-            let (temporary, fd) = try PartialFileGuard.createGuarded(in: folder)
+            let file = try PartialFileGuard.createGuarded(in: folder)
             defer { PartialFileGuard.disarm() }
             do throws(CLIError) {
-                try seal(input, with: writer, to: fd)
-                guard fsync(fd) == 0 else { throw CLIError("cannot sync \(escapeForDisplay(output)): \(errnoText())") }
-                close(fd)
-                guard linkat(folder.fd, temporary, folder.fd, path.lastPathComponent, 0) == 0 else {
-                    throw CLIError("cannot create \(escapeForDisplay(output)): \(errnoText())", hint: "sealdrop never overwrites a file; choose another --output")
+                try seal(input, with: writer, to: file.fd)
+                guard fsync(file.fd) == 0 else { throw CLIError("cannot sync \(output): \(errnoText())") }
+                do throws(CLIError) { try folder.publish(file, exactlyAs: path.lastPathComponent) } catch {
+                    throw CLIError("cannot create \(output): \(error.message)", hint: "sealdrop never overwrites a file; choose another --output")
                 }
-                folder.remove(temporary)
-                fsync(folder.fd)
             } catch {
-                close(fd)
-                folder.remove(temporary)
+                folder.discard(file)
                 throw error
             }
-            diagnostics.note("sealed \(writer.contentByteCount) bytes to \(recipients.count) recipient(s) (key ID \(recipients.map { $0.keyID.description }.joined(separator: ", "))) into \(escapeForDisplay(output))")
+            diagnostics.note("sealed \(writer.contentByteCount) bytes to \(recipients.count) recipient(s) (key ID \(recipients.map { $0.keyID.description }.joined(separator: ", "))) into \(output)")
         }
     }
 
@@ -93,13 +89,13 @@ struct Seal: ParsableCommand {
         var keys: [PublicKey] = []
         for text in recipient {
             do { keys.append(try PublicKey(text: text)) } catch {
-                throw CLIError("--recipient \(escapeForDisplay(String(text.prefix(80)))): \(error)", hint: "copy the newsroom's public key again, exactly as published")
+                throw CLIError("--recipient \(String(text.prefix(80))): \(error)", hint: "copy the newsroom's public key again, exactly as published")
             }
         }
         if let recipientsFile {
             let bytes = try readSmallFile(recipientsFile)
             do { keys += try Recipients.parse(String(decoding: bytes, as: UTF8.self)) } catch {
-                throw CLIError("\(escapeForDisplay(recipientsFile)): \(error)", hint: "one public key (sealdrop1…) per line; '#' starts a comment")
+                throw CLIError("\(recipientsFile): \(error)", hint: "one public key (sealdrop1…) per line; '#' starts a comment")
             }
         }
         var unique: [PublicKey] = []
@@ -132,7 +128,7 @@ struct Seal: ParsableCommand {
             try output.finish()
         } catch let error as CLIError {
             throw error
-        } catch let error as EnvelopeError {
+        } catch let error as SealingError {
             throw CLIError(error.description, hint: "do not change the file while it is being sealed")
         } catch {
             throw CLIError("\(error)")

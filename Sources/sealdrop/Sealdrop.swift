@@ -1,4 +1,5 @@
 import ArgumentParser
+import SealDropFormat
 import SealDropCLISupport
 import SealDropCrypto
 
@@ -9,6 +10,7 @@ struct Sealdrop: ParsableCommand {
         commandName: "sealdrop",
         abstract: "Seal files for a newsroom on your own machine.",
         discussion: "Exit status: 0 on success, 1 on an error, 64 for a usage error.",
+        version: SealDropVersion.line(for: "sealdrop"),
         subcommands: [Seal.self]
     )
 

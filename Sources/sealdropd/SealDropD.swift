@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SealDropFormat
 import SealDropServer
 
 /// The built-in settings, shown in the help.
@@ -19,7 +20,8 @@ struct SealDropD: AsyncParsableCommand {
             SIGTERM or SIGINT stop the daemon gracefully; SIGHUP re-reads the recipients file or the \
             signed recipients list (a change to it is also noticed within --recipients-poll). \
             When ready it prints "listening on HOST:PORT" on standard error.
-            """
+            """,
+        version: SealDropVersion.line(for: "sealdropd")
     )
 
     @Option(name: .long, help: ArgumentHelp("YAML configuration file (every key optional).", valueName: "file"))

@@ -79,7 +79,7 @@ struct DamagedSubmissionTests {
         #expect(decrypt.stderr.contains("keyholder: hint: "), "\(decrypt.stderr)")
         expectOnlyDiagnostics(decrypt.stderr)
         #expect(decrypt.stdout.isEmpty)
-        #expect(workspace.outputs().isEmpty, "left \(workspace.outputs())")
+        #expect(workspace.everything().isEmpty, "left \(workspace.everything())")
 
         let before = try FileManager.default.subpathsOfDirectory(atPath: workspace.dir.path).sorted()
         let verify = try Harness.keyholder(["verify"] + workspace.keyArguments() + [path])
@@ -124,7 +124,7 @@ struct DamagedSubmissionTests {
         #expect(decrypt.status == 1)
         #expect(decrypt.stdout.isEmpty)
         #expect(decrypt.stderr.contains("keyholder: 0 of \(bytes.count) submissions decrypted; \(bytes.count) failed"))
-        #expect(workspace.outputs().isEmpty, "left \(workspace.outputs().prefix(5))")
+        #expect(workspace.everything().isEmpty, "left \(workspace.everything().prefix(5))")
     }
 
     @Test("25: a failure at chunk k deletes the partial output; the other submissions still decrypt")
@@ -165,7 +165,7 @@ struct DamagedSubmissionTests {
             #expect(result.stdout == expected)
             #expect(result.status == (vectors.allSatisfy { $0.expect == "success" } ? 0 : 1))
         }
-        #expect(workspace.outputs().isEmpty)
+        #expect(workspace.everything().isEmpty)
     }
 }
 
@@ -204,7 +204,7 @@ struct KeyAndOutputTests {
         let result = try Harness.keyholder(["decrypt", "--keyring", keyring, "--passphrase-file", workspace.passphraseFile, "--out", workspace.out, path])
         #expect(result.status == 1)
         #expect(result.stderr.contains("no matching key: it is sealed to key ID 8d709843a7bebbef; none of your keys (key ID 26e3bd148a939dae, 6b318b2da7c253f4) is among them"), "\(result.stderr)")
-        #expect(workspace.outputs().isEmpty)
+        #expect(workspace.everything().isEmpty)
     }
 
     @Test("27: a wrong passphrase is its own error; nothing is written, not even the output folder")
@@ -337,7 +337,7 @@ struct KeyAndOutputTests {
         for arguments in [["--out", workspace.inbox, workspace.inbox], ["--out", workspace.inbox, "--all", "--in", workspace.inbox]] {
             let result = try Harness.keyholder(["decrypt"] + workspace.keyArguments() + arguments)
             #expect(result.status == 2, "\(arguments)")
-            #expect(result.stderr.contains("keyholder: error: the output folder \(workspace.inbox) is a folder the submissions are read from"), "\(result.stderr)")
+            #expect(result.stderr.contains("keyholder: error: the output folder \(workspace.inbox) is, or lies inside, \(workspace.inbox), a folder the submissions are read from"), "\(result.stderr)")
             #expect(result.stderr.contains("keyholder: hint: decrypt into a folder of its own"))
         }
         let onto = try Harness.keyholder(["decrypt"] + workspace.keyArguments() + ["--out", path, path])
@@ -347,7 +347,7 @@ struct KeyAndOutputTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == original)
     }
 
-    @Test("29: an input inside the output folder is never overwritten, even when the output takes its name")
+    @Test("29: an output folder holding the input, or inside its folder, is refused and the input left as it was")
     func inputInsideOutputFolder() throws {
         let workspace = try Workspace()
         let id = SubmissionID.random()
@@ -357,11 +357,14 @@ struct KeyAndOutputTests {
         try FileManager.default.moveItem(atPath: path, toPath: inside)
         let sealed = try Data(contentsOf: URL(fileURLWithPath: inside))
         let result = try Harness.keyholder(["decrypt"] + workspace.keyArguments() + ["--out", workspace.out, inside])
-        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("a folder the submissions are read from"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: inside)) == sealed)
-        let renamed = "\(id.text) (1).sealdrop"
-        #expect(workspace.outputs() == [renamed, id.fileName].sorted())
-        #expect(try workspace.output(renamed) == Data("the plaintext".utf8))
+        #expect(workspace.everything() == [id.fileName])
+        // Below the folder the input is read from: refused too.
+        let below = try Harness.keyholder(["decrypt"] + workspace.keyArguments() + ["--out", workspace.out + "/opened", inside])
+        #expect(below.status == 2 && below.stderr.contains("is, or lies inside, \(workspace.out), a folder the submissions are read from"), "\(below.stderr)")
+        #expect(workspace.everything() == [id.fileName])
     }
 
     @Test("29: --stdout onto the submission file itself is refused")
@@ -533,7 +536,7 @@ struct HostileMetadataTests {
             let decrypt = try Harness.keyholder(["decrypt"] + workspace.keyArguments() + ["--out", workspace.out, path])
             #expect(decrypt.status == 1)
             #expect(decrypt.stderr.contains(message))
-            #expect(workspace.outputs().isEmpty)
+            #expect(workspace.everything().isEmpty)
             let inspect = try Harness.keyholder(["inspect", path])
             #expect(inspect.status == 1)
             #expect(inspect.stderr.contains(message))
@@ -544,7 +547,7 @@ struct HostileMetadataTests {
     func hugeName() throws {
         let workspace = try Workspace()
         let tenMegabytes = String(repeating: "n", count: 10_000_000)
-        #expect(throws: EnvelopeError.metadataTooLarge(10_000_000 + #"{"name":"","sealed_by":"source","time":"2026-01-01T00:00:00Z"}"#.utf8.count)) {
+        #expect(throws: SealingError.metadataTooLarge(10_000_000 + #"{"name":"","sealed_by":"source","time":"2026-01-01T00:00:00Z"}"#.utf8.count)) {
             _ = try EnvelopeWriter(recipients: [try Harness.publicKey("a")],
                                    metadata: Metadata(name: tenMegabytes, time: Date(timeIntervalSince1970: 1_767_225_600), sealedBy: .source))
         }

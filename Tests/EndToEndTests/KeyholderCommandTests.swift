@@ -32,9 +32,10 @@ struct KeyholderListTests {
         #expect(result.status == 1)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 5)
-        #expect(lines[0] == "ID                        SEALED (UTC)         BY      SIZE        KEY ID            STATUS           NAME")
-        #expect(lines[1] == "\(olderID.text)  2027-01-15 08:00:00  source  5 B         8d709843a7bebbef  ok               older.txt")
-        #expect(lines[2] == "\(newerID.text)  2027-01-15 09:00:00  server  ≤1.00 KiB   8d709843a7bebbef  ok               newer.pdf")
+        #expect(lines[0] == "ID                        SEALED (UTC)         BY      SIZE        KEY ID            STATUS           NEW  NAME")
+        // NEW is '-' for submissions outside the archive.
+        #expect(lines[1] == "\(olderID.text)  2027-01-15 08:00:00  source  5 B         8d709843a7bebbef  ok               -    older.txt")
+        #expect(lines[2] == "\(newerID.text)  2027-01-15 09:00:00  server  ≤1.00 KiB   8d709843a7bebbef  ok               -    newer.pdf")
         #expect(lines[3].hasPrefix("flip_header_mac           -                    -       ≤140 KiB    8d709843a7bebbef  header failure   -"))
         #expect(lines[4].hasPrefix("wrong_key                 -                    -       ≤104 B      26e3bd148a939dae +1  no match"))
         #expect(result.stderr.contains("keyholder: error: \(broken): header failure: header authentication failed"))
@@ -94,7 +95,7 @@ struct KeyholderListTests {
         #expect(verify.stderr.contains("\(path): payload failure: truncated or corrupt (the final chunk is missing)"))
     }
 
-    @Test("paths: a spool root lists its inbox only; no argument lists the current folder or --in; IDs and unique prefixes")
+    @Test("paths: a spool root lists its inbox only; no argument lists the archive or --in; IDs and unique prefixes of at least 4 characters")
     func pathsAndIDs() throws {
         let workspace = try Workspace()
         let first = SubmissionID("aaaaaa" + SubmissionID.random().text.prefix(18))!
@@ -114,7 +115,11 @@ struct KeyholderListTests {
         func ids(_ result: ProcessResult) throws -> [String] { try jsonObjects(result.stdout).compactMap { $0["id"] as? String }.sorted() }
         let both = [first.text, second.text].sorted()
         #expect(try ids(try Harness.keyholder(["list", "--json"] + workspace.keyArguments() + [root])) == both)
-        #expect(try ids(try Harness.keyholder(["list", "--json"] + workspace.keyArguments(), currentDirectory: inbox)) == both)
+        #expect(try ids(try Harness.keyholder(["list", "--json", "--in", "."] + workspace.keyArguments(), currentDirectory: inbox)) == both)
+        let noArchive = try Harness.keyholder(["list"] + workspace.keyArguments(), environment: Harness.environment(home: workspace.dir.file("no-home")))
+        #expect(noArchive.status == 2)
+        #expect(noArchive.stderr.contains("keyholder: error: there is no archive at \(workspace.dir.file("no-home"))/.sealdrop/archive"))
+        #expect(noArchive.stderr.contains("keyholder: hint: import a medium first (keyholder import MEDIA)"))
         #expect(try ids(try Harness.keyholder(["list", "--json", "--in", root] + workspace.keyArguments())) == both)
         #expect(try ids(try Harness.keyholder(["list", "--json", "--in", inbox] + workspace.keyArguments() + [second.text])) == [second.text])
         #expect(try ids(try Harness.keyholder(["list", "--json", "--in", inbox] + workspace.keyArguments() + [String(first.text.prefix(10))])) == [first.text])
@@ -123,6 +128,11 @@ struct KeyholderListTests {
         #expect(ambiguous.status == 2)
         #expect(ambiguous.stderr.contains("keyholder: error: the ID prefix aaaaaa matches 2 submissions"))
         #expect(ambiguous.stderr.contains("keyholder: hint: give more characters of the ID"))
+        // A prefix too short is named as such, not as a path that does not exist.
+        let short = try Harness.keyholder(["show", "--in", inbox] + workspace.keyArguments() + ["j7"])
+        #expect(short.status == 2)
+        #expect(short.stderr.contains("keyholder: error: the ID prefix j7 is too short: a prefix needs at least 4 characters"), "\(short.stderr)")
+        #expect(!short.stderr.contains("does not exist"))
         let unknown = try Harness.keyholder(["list", "--in", inbox] + workspace.keyArguments() + ["zzzzzzzz"])
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("keyholder: error: no submission zzzzzzzz in \(inbox)"))
@@ -137,7 +147,7 @@ struct KeyholderListTests {
 
 @Suite("keyholder show, inspect, verify")
 struct KeyholderShowInspectVerifyTests {
-    @Test("show prints the metadata and the message, by ID in the current folder or --in, or by path")
+    @Test("show prints the metadata and the message, by ID in --in folders, or by path")
     func show() throws {
         let workspace = try Workspace()
         let id = SubmissionID.random()
@@ -163,7 +173,7 @@ struct KeyholderShowInspectVerifyTests {
         #expect(byPath.stdout == expected)
         let byIn = try Harness.keyholder(["show", "--in", workspace.inbox] + workspace.keyArguments() + [id.text])
         #expect(byIn.stdout == expected)
-        let here = try Harness.keyholder(["show"] + workspace.keyArguments() + [String(id.text.prefix(8))], currentDirectory: workspace.inbox)
+        let here = try Harness.keyholder(["show", "--in", "."] + workspace.keyArguments() + [String(id.text.prefix(8))], currentDirectory: workspace.inbox)
         #expect(here.stdout.replacingOccurrences(of: "./\(id.fileName)", with: "\(workspace.inbox)/\(id.fileName)") == expected)
 
         let bare = try workspace.write([], metadata: Metadata(time: Date(timeIntervalSince1970: 1_800_000_000), sealedBy: .server))
@@ -250,7 +260,7 @@ struct KeyholderShowInspectVerifyTests {
 
 @Suite("keyholder decrypt")
 struct KeyholderDecryptTests {
-    @Test("--all decrypts every submission of the --in folders; IDs are looked up in the current folder")
+    @Test("--all decrypts every submission of the --in folders; IDs are looked up there")
     func allAndIDs() throws {
         let workspace = try Workspace()
         let one = SubmissionID.random(), two = SubmissionID.random()
@@ -259,12 +269,14 @@ struct KeyholderDecryptTests {
         let all = try Harness.keyholder(["decrypt", "--all", "--in", workspace.inbox, "--out", workspace.out] + workspace.keyArguments())
         #expect(all.status == 0, "\(all.stderr)")
         #expect(workspace.outputs() == ["one.txt", "two.txt"])
+        #expect(workspace.everything() == ["one.txt", "one.txt.about.txt", "two.txt", "two.txt.about.txt"])
         let mode = try FileManager.default.attributesOfItem(atPath: workspace.out)[.posixPermissions] as? Int
         #expect(mode == 0o700)
-        let byID = try Harness.keyholder(["decrypt", "--out", workspace.out] + workspace.keyArguments() + [two.text], currentDirectory: workspace.inbox)
-        #expect(byID.status == 0)
+        let byID = try Harness.keyholder(["decrypt", "--in", ".", "--out", workspace.out] + workspace.keyArguments() + [two.text], currentDirectory: workspace.inbox)
+        #expect(byID.status == 0, "\(byID.stderr)")
         #expect(byID.stdout == "./\(two.fileName): ok -> \(workspace.out)/two (1).txt\n")
         #expect(try workspace.output("two (1).txt") == Data("two".utf8))
+        #expect(workspace.everything().contains("two (1).txt.about.txt"))
     }
 
     @Test("usage errors exit 64", arguments: [
@@ -306,7 +318,7 @@ struct KeyholderDecryptTests {
         #expect(result.status == 1)
         #expect(result.stdoutData == content.prefix(2 * Layout.chunkCapacity))
         #expect(result.stderr.contains("keyholder: error: \(path): payload failure: chunk 3 failed to decrypt and authenticate"))
-        #expect(result.stderr.contains("keyholder: error: the output is incomplete: 131064 bytes were written before the failure"))
+        #expect(result.stderr.contains("; the output is incomplete: 131064 bytes were written before the failure"))
         #expect(result.stderr.contains("keyholder: hint: discard what was written to standard output"))
 
         let header = try workspace.addVector("flip_header_mac")
@@ -355,7 +367,7 @@ struct KeyholderInterruptTests {
         let deadline = Date().addingTimeInterval(60)
         var sawPartial = false
         while process.isRunning && Date() < deadline {
-            if workspace.outputs().contains(where: { $0.hasPrefix(".sealdrop-") && $0.hasSuffix(".partial") }) {
+            if isWritingUnnamedFile(pid: process.processIdentifier, in: workspace.out) {
                 sawPartial = true
                 kill(process.processIdentifier, signal)
                 break
@@ -366,7 +378,7 @@ struct KeyholderInterruptTests {
         #expect(sawPartial, "the output was never seen being written")
         #expect(process.terminationReason == .uncaughtSignal)
         #expect(process.terminationStatus == signal)
-        #expect(workspace.outputs().isEmpty, "left \(workspace.outputs())")
+        #expect(workspace.everything().isEmpty, "left \(workspace.everything())")
     }
 }
 
@@ -376,7 +388,7 @@ struct KeyholderKeyringTests {
     /// two submissions for each.
     func ringWithTwoPassphrases() throws -> (Workspace, keyring: String, d: TestKey, forA: [String], forD: [String]) {
         let workspace = try Workspace()
-        let d = try TestKey.make(in: workspace.dir, name: "d", passphrase: "the other passphrase")
+        let d = try TestKey.make(in: workspace.dir, name: "d", passphrase: "the other passphrase, of six or more words")
         let keyring = workspace.dir.file("ring")
         try FileManager.default.createDirectory(atPath: keyring, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         try FileManager.default.copyItem(atPath: workspace.key("a"), toPath: "\(keyring)/a.key")
@@ -418,14 +430,14 @@ struct KeyholderKeyringTests {
         let prompt = "Passphrase for \(keyring)/d.key (key ID \(d.keyID)): "
         let result = try runOnTerminal(
             [Harness.keyholderPath, "list", "--keyring", keyring, "--passphrase-file", workspace.passphraseFile] + forA + forD,
-            answers: [(prompt, "a wrong guess"), (prompt, "the other passphrase")]
+            answers: [(prompt, "a wrong guess"), (prompt, "the other passphrase, of six or more words")]
         )
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("keyholder: the passphrase file does not open \(keyring)/d.key (key ID \(d.keyID))"))
         #expect(result.output.contains("keyholder: wrong passphrase, try again"))
         #expect(result.output.components(separatedBy: "Passphrase for ").count == 3, "asked more than twice: \(result.output)")
         #expect(!result.output.contains("the other passphrase") && !result.output.contains("a wrong guess"), "the passphrase was echoed")
-        #expect(result.output.components(separatedBy: "  ok  ").count == 5)
+        #expect(result.output.components(separatedBy: "  ok  ").count == 5, "\(result.output)")
     }
 
     @Test("the default keyring is ~/.sealdrop/keys; a missing or empty keyring is a clear error; signing keys there are skipped")
@@ -469,13 +481,23 @@ struct KeyholderHelpTests {
         #expect(root.status == 0)
         for line in ["Exit status:", "  0   everything succeeded", "  1   a submission failed (no match, header failure, payload failure,",
                      "  2   keyholder could not do its work: no usable key, a wrong passphrase,",
-                     "  64  usage error", "  keygen and pubkey exit 0 on success and 1 on any error."] {
+                     "  64  usage error", "  keygen, pubkey and fingerprint exit 0 on success and 1 on any error."] {
             #expect(root.stdout.contains(line), "missing: \(line)")
         }
-        for command in ["keygen", "pubkey", "list", "show", "decrypt", "verify", "inspect"] {
-            let help = try Harness.keyholder(["help", command])
+        // Every tool says its version: the release, the format and the libsodium it runs on.
+        for tool in ["keyholder", "sealdrop", "sealdropd"] {
+            let version = try runProcess(TestBinaries.path(tool), ["--version"])
+            #expect(version.status == 0, "\(tool)")
+            #expect(version.stdout.hasPrefix("\(tool) \(SealDropVersion.release) (submission format 1; libsodium 1.0."), "\(version.stdout)")
+        }
+        // Every subcommand's help has an example and says its exit statuses.
+        for command in ["keygen", "pubkey", "fingerprint", "keys", "import", "list", "show", "verify", "inspect", "decrypt",
+                        "rotate", "rekey", "retire", "sign-recipients", "shell"] {
+            let help = try Harness.keyholder([command, "--help"])
             #expect(help.status == 0, "\(command)")
             #expect(help.stdout.contains("USAGE: keyholder \(command)"), "\(command)")
+            #expect(help.stdout.contains("Example:\n  keyholder \(command)"), "\(command) has no example: \(help.stdout)")
+            #expect(help.stdout.contains("Exit status: 0 "), "\(command) does not say its exit statuses")
         }
     }
 }

@@ -14,12 +14,24 @@ enum Harness {
     static let keyholderPath = TestBinaries.path("keyholder")
     static let sealdropPath = TestBinaries.path("sealdrop")
 
+    /// A home folder of this test process's own, so that keyholder's defaults (the keyring in
+    /// `~/.sealdrop/keys`, the archive in `~/.sealdrop/archive`) never touch the real ones.
+    static let home: TemporaryDirectory = try! TemporaryDirectory("keyholder-home")
+
+    /// The environment keyholder runs in: this process's, with `HOME` set to `home`.
+    static func environment(home: String = Harness.home.path) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["HOME"] = home
+        return environment
+    }
+
     /// Runs keyholder in a new session without a controlling terminal (`setsid`), so it can
-    /// never stop to ask for a passphrase, whoever runs the tests.
+    /// never stop to ask for a passphrase, whoever runs the tests. `HOME` is ``home`` unless
+    /// `environment` says otherwise.
     static func keyholder(_ arguments: [String], stdin: Data? = nil, currentDirectory: String? = nil,
                           environment: [String: String]? = nil) throws -> ProcessResult {
         try runProcess("/usr/bin/setsid", ["-w", keyholderPath] + arguments, stdin: stdin,
-                       environment: environment, currentDirectory: currentDirectory)
+                       environment: environment ?? Harness.environment(), currentDirectory: currentDirectory)
     }
 
     static func sealdrop(_ arguments: [String], stdin: Data? = nil) throws -> ProcessResult {
@@ -129,14 +141,30 @@ final class Workspace {
         return output
     }
 
-    /// Every entry of the output folder, hidden ones included; empty if it does not exist.
+    /// The decrypted files in the output folder (hidden ones included), without the
+    /// `.about.txt` file written beside each; empty if the folder does not exist.
     func outputs() -> [String] {
+        everything().filter { !$0.hasSuffix(".about.txt") }
+    }
+
+    /// Every entry of the output folder, hidden ones and `.about.txt` files included.
+    func everything() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).sorted()
     }
 
     /// The bytes of output `name`.
     func output(_ name: String) throws -> Data {
         try Data(contentsOf: URL(fileURLWithPath: (out as NSString).appendingPathComponent(name)))
+    }
+}
+
+/// Whether process `pid` holds open a file being written in `folder` that has no name yet
+/// (`O_TMPFILE`: /proc shows it as `folder/#inode (deleted)`) or a hidden temporary name.
+func isWritingUnnamedFile(pid: Int32, in folder: String) -> Bool {
+    let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+    return fds.contains { fd in
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)") else { return false }
+        return target.hasPrefix(folder + "/") && (target.hasSuffix("(deleted)") || target.hasSuffix(".partial"))
     }
 }
 

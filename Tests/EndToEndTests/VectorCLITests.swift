@@ -40,14 +40,17 @@ struct VectorCLITests {
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: copy)
             arguments += ["--key", copy]
         }
-        try body.write(to: URL(fileURLWithPath: dir.file("\(name).sealdrop")))
-        let result = try runProcess(TestBinaries.path("keyholder"), arguments + [dir.file("\(name).sealdrop")])
+        // The submission lies in a folder of its own: an output beside it would be refused.
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: false)
+        try body.write(to: URL(fileURLWithPath: dir.file("in/\(name).sealdrop")))
+        let result = try runProcess(TestBinaries.path("keyholder"), arguments + [dir.file("in/\(name).sealdrop")],
+                                    environment: Harness.environment())
         let outputs = (try? FileManager.default.contentsOfDirectory(atPath: dir.file("out"))) ?? []
         switch fields["expect"]! {
         case "success":
             #expect(result.status == 0, "\(result.stderr)")
-            #expect(outputs.count == 1)
-            let content = try Data(contentsOf: URL(fileURLWithPath: dir.file("out/\(outputs[0])")))
+            let content = try Data(contentsOf: URL(fileURLWithPath: dir.file("out/\(try #require(outputs.first { !$0.hasSuffix(".about.txt") }))")))
+            #expect(outputs.count == 2, "the content and its .about.txt: \(outputs)")
             #expect(BLAKE2b.hash([UInt8](content)).hexString == fields["payload"])
         case let failure:
             #expect(result.status == 1)

@@ -57,9 +57,9 @@ func custom(_ chunks: [(plaintext: [UInt8], tag: SecretStreamTag)], to recipient
     let fileKey = FileKey()
     let metadata = Metadata(name: "custom.bin", time: fixedTime, sealedBy: .source)
     let json = try metadata.encoded()
-    let pusher = try SecretStreamPusher(key: fileKey.streamKey)
+    let pusher = SecretStreamPusher(key: fileKey.streamKey)
     let header = try EnvelopeHeader.make(fileKey: fileKey, recipients: recipients, metadataLength: 4096, streamHeader: pusher.header)
-    var out = header.bytes + pusher.header
+    var out = header.bytes + pusher.header.bytes
     func push(_ plaintext: [UInt8], _ tag: SecretStreamTag) {
         var sealed = [UInt8](repeating: 0, count: plaintext.count + SecretStream.chunkOverhead)
         _ = plaintext.withUnsafeBytes { p in sealed.withUnsafeMutableBytes { pusher.push(p, tag: tag, into: $0) } }

@@ -9,12 +9,12 @@ import Testing
 /// The output folder: temporary names, publishing without overwriting, symbolic links.
 @Suite("Output folder")
 struct OutputFolderTests {
-    /// Writes `text` to a new temporary file in `folder` and publishes it as `name`.
+    /// Writes `text` to a new pending file in `folder` and publishes it as `name`.
     func publish(_ text: String, as name: String, in folder: OutputFolder) throws -> OutputFolder.Published {
-        let (temporary, fd) = try folder.createTemporaryFile()
-        try writeAll(fd, Array(text.utf8))
-        close(fd)
-        return try folder.publishReporting(temporary: temporary, as: name)
+        let file = try folder.createPendingFile()
+        try writeAll(file.fd, Array(text.utf8))
+        try file.sync()
+        return try folder.publish(file, as: name)
     }
 
     @Test("a missing folder is created 0700; a name that is taken gets a suffix; nothing is overwritten")
@@ -69,6 +69,67 @@ struct OutputFolderTests {
         #expect(try String(contentsOfFile: dir.file("out/x (8).txt"), encoding: .utf8) == "copy 6")
         // Another name starts from its own beginning.
         #expect(try publish("y", as: "y.txt", in: folder).name == "y.txt")
+    }
+
+    @Test("a pending file has no name until it is published, by its descriptor; a discarded one leaves nothing")
+    func unnamedUntilPublished() throws {
+        let dir = try TemporaryDirectory()
+        let folder = try OutputFolder(path: dir.file("out"))
+        let file = try folder.createPendingFile()
+        #expect(folder.publishesByDescriptor, "tmpfs and ext4 support O_TMPFILE")
+        #expect(file.temporaryName == nil)
+        try writeAll(file.fd, Array("secret".utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("out")).isEmpty, "nothing named while it is written")
+        // Another file put where a temporary name would be cannot be published in its place.
+        try Data("planted".utf8).write(to: URL(fileURLWithPath: dir.file("out/.sealdrop-planted.partial")))
+        let published = try folder.publish(file, as: "a.txt")
+        #expect(published.name == "a.txt")
+        #expect(try String(contentsOfFile: dir.file("out/a.txt"), encoding: .utf8) == "secret")
+        let mode = try FileManager.default.attributesOfItem(atPath: dir.file("out/a.txt"))[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let dropped = try folder.createPendingFile()
+        try writeAll(dropped.fd, Array("gone".utf8))
+        folder.discard(dropped)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("out")).sorted() == [".sealdrop-planted.partial", "a.txt"])
+    }
+
+    @Test("replace swaps a file for a pending one atomically, leaving no temporary name")
+    func replaceInPlace() throws {
+        let dir = try TemporaryDirectory()
+        let folder = try OutputFolder(path: dir.file("out"))
+        try Data("old".utf8).write(to: URL(fileURLWithPath: dir.file("out/x")))
+        let file = try folder.createPendingFile()
+        try writeAll(file.fd, Array("new".utf8))
+        try folder.replace("x", with: file)
+        #expect(try String(contentsOfFile: dir.file("out/x"), encoding: .utf8) == "new")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("out")) == ["x"])
+    }
+
+    @Test("a private output folder must be the user's own and writable by nobody else")
+    func privateToOwner() throws {
+        let dir = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.file("shared"), withIntermediateDirectories: false, attributes: [.posixPermissions: 0o777])
+        chmod(dir.file("shared"), 0o777)
+        #expect { _ = try OutputFolder(path: dir.file("shared"), privateToOwner: true) } throws: { error in
+            (error as? CLIError)?.message.contains("can be written by others (mode 777)") == true
+        }
+        _ = try OutputFolder(path: dir.file("shared"))
+        _ = try OutputFolder(path: dir.file("new"), privateToOwner: true)
+    }
+
+    @Test("a submission reader refuses a FIFO at once instead of waiting for a writer, and a device")
+    func fifoRefused() throws {
+        let dir = try TemporaryDirectory()
+        #expect(mkfifo(dir.file("x.sealdrop"), 0o600) == 0)
+        let start = Date()
+        #expect { _ = try FileReader(path: dir.file("x.sealdrop"), requireRegularFile: true) } throws: { error in
+            (error as? CLIError)?.message.contains("is not a regular file (a FIFO)") == true
+        }
+        #expect(Date().timeIntervalSince(start) < 2)
+        #expect { _ = try FileReader(path: "/dev/zero", requireRegularFile: true) } throws: { error in
+            (error as? CLIError)?.message.contains("a character device") == true
+        }
+        #expect { _ = try FileReader(path: "-", requireRegularFile: true) } throws: { _ in true }
     }
 
     @Test("a symbolic link as the folder, a file as the folder, or a missing parent are refused")

@@ -36,8 +36,8 @@ struct CryptoTests {
 
     @Test("secretstream: chunks come back in order with their tags; tampering, reordering and the wrong key fail")
     func secretStream() throws {
-        let key = SecureBytes.random(count: SecretStream.keyByteCount)
-        let pusher = try SecretStreamPusher(key: key)
+        let key = SymmetricKey.random()
+        let pusher = SecretStreamPusher(key: key)
         var chunks: [[UInt8]] = []
         for (text, tag) in [("one", SecretStreamTag.message), ("two", .message), ("three", .final)] {
             var out = [UInt8](repeating: 0, count: text.utf8.count + SecretStream.chunkOverhead)
@@ -45,7 +45,7 @@ struct CryptoTests {
             #expect(n == out.count)
             chunks.append(out)
         }
-        func pullAll(_ chunks: [[UInt8]], key: SecureBytes) throws -> [(String, SecretStreamTag)] {
+        func pullAll(_ chunks: [[UInt8]], key: SymmetricKey) throws -> [(String, SecretStreamTag)] {
             let puller = try SecretStreamPuller(key: key, header: pusher.header)
             return try chunks.map { chunk in
                 var out = [UInt8](repeating: 0, count: chunk.count)
@@ -54,19 +54,19 @@ struct CryptoTests {
             }
         }
         let plain = try pullAll(chunks, key: key)
-        #expect(plain.map(\.0) == ["one", "two", "three"])
-        #expect(plain.map(\.1) == [.message, .message, .final])
+        #expect(plain.map { $0.0 } == ["one", "two", "three"])
+        #expect(plain.map { $0.1 } == [SecretStreamTag.message, .message, .final])
         #expect(throws: CryptoError.authenticationFailed) { try pullAll([chunks[1], chunks[0]], key: key) }
         var flipped = chunks
         flipped[2][0] ^= 1
         #expect(throws: CryptoError.authenticationFailed) { try pullAll(flipped, key: key) }
-        #expect(throws: CryptoError.authenticationFailed) { try pullAll(chunks, key: SecureBytes.random(count: 32)) }
+        #expect(throws: CryptoError.authenticationFailed) { try pullAll(chunks, key: SymmetricKey.random()) }
     }
 
     @Test("XChaCha20-Poly1305 authenticates the associated data")
     func aead() throws {
-        let key = SecureBytes.random(count: 32), nonce = randomBytes(count: 24)
-        let sealed = try XChaCha20Poly1305.seal(SecureBytes.random(count: 32), key: key, nonce: nonce, associatedData: [1, 2, 3])
+        let key = SymmetricKey.random(), nonce = XChaCha20Poly1305.Nonce.random()
+        let sealed = XChaCha20Poly1305.seal(SecureBytes.random(count: 32), key: key, nonce: nonce, associatedData: [1, 2, 3])
         #expect(try XChaCha20Poly1305.open(sealed, key: key, nonce: nonce, associatedData: [1, 2, 3]).count == 32)
         #expect(throws: CryptoError.authenticationFailed) { try XChaCha20Poly1305.open(sealed, key: key, nonce: nonce, associatedData: [1, 2, 4]) }
     }
@@ -81,25 +81,56 @@ struct CryptoTests {
 
     @Test("Argon2id derives the same key from the same passphrase and salt, another from another")
     func argon2id() throws {
-        let salt = randomBytes(count: Argon2id.saltByteCount)
+        let salt = Argon2id.Salt.random()
         let pass = secret("pass")
         // Interactive limits keep this test quick; key files use MODERATE or more.
         let a = try Argon2id.deriveKey(passphrase: pass, salt: salt, opsLimit: 2, memLimit: 64 << 20)
         let b = try Argon2id.deriveKey(passphrase: pass, salt: salt, opsLimit: 2, memLimit: 64 << 20)
-        let c = try Argon2id.deriveKey(passphrase: pass, salt: randomBytes(count: 16), opsLimit: 2, memLimit: 64 << 20)
+        let c = try Argon2id.deriveKey(passphrase: pass, salt: Argon2id.Salt.random(), opsLimit: 2, memLimit: 64 << 20)
         #expect(a.constantTimeEquals(b))
         #expect(!a.constantTimeEquals(c))
         #expect(throws: CryptoError.invalidLength(what: "Argon2id salt", expected: 16, actual: 3)) {
-            try Argon2id.deriveKey(passphrase: pass, salt: [1, 2, 3], opsLimit: 2, memLimit: 64 << 20)
+            try Argon2id.Salt(bytes: [1, 2, 3])
         }
     }
 
     @Test("crypto_kdf subkeys differ by id and are stable")
     func kdf() {
-        let master = SecureBytes.random(count: 32)
+        let master = SymmetricKey.random()
         let one = KeyDerivation.derive(from: master, id: 1, context: "SEALDROP")
         #expect(one.constantTimeEquals(KeyDerivation.derive(from: master, id: 1, context: "SEALDROP")))
         #expect(!one.constantTimeEquals(KeyDerivation.derive(from: master, id: 2, context: "SEALDROP")))
+    }
+
+    @Test("typed keys, nonces, salts and stream headers refuse a wrong length where they are made")
+    func typedLengths() {
+        #expect(throws: CryptoError.invalidLength(what: "symmetric key", expected: 32, actual: 31)) { try SymmetricKey(bytes: SecureBytes(count: 31)) }
+        #expect(throws: CryptoError.invalidLength(what: "symmetric key", expected: 32, actual: 33)) { try SymmetricKey(bytes: SecureBytes(count: 33)) }
+        #expect(throws: CryptoError.invalidLength(what: "AEAD nonce", expected: 24, actual: 12)) { try XChaCha20Poly1305.Nonce(bytes: [UInt8](repeating: 0, count: 12)) }
+        #expect(throws: CryptoError.invalidLength(what: "stream header", expected: 24, actual: 0)) { try SecretStreamHeader(bytes: []) }
+        #expect((try? SymmetricKey(bytes: SecureBytes(count: 32))) != nil)
+        #expect(XChaCha20Poly1305.Nonce.random() != XChaCha20Poly1305.Nonce.random())
+    }
+
+    @Test("streaming BLAKE2b equals the one-shot hash, however the input is cut")
+    func streamingHash() {
+        let data = randomBytes(count: 10_000)
+        for cut in [0, 1, 63, 64, 65, 4096, 9_999, 10_000] {
+            let hasher = BLAKE2b.Hasher()
+            data.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<cut])); hasher.update(UnsafeRawBufferPointer(rebasing: $0[cut...])) }
+            #expect(hasher.finalize() == BLAKE2b.hash(data))
+        }
+    }
+
+    @Test("randomUniform stays below its bound and reaches every value")
+    func uniform() {
+        var seen = Set<UInt32>()
+        for _ in 0..<2000 {
+            let value = randomUniform(below: 7)
+            #expect(value < 7)
+            seen.insert(value)
+        }
+        #expect(seen.count == 7)
     }
 
     @Test("guarded memory zeroes on request and compares in constant time")

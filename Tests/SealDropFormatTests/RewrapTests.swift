@@ -11,7 +11,7 @@ struct RewrapTests {
         let original = try sealInMemory(content, to: [a.publicKey], metadata: Metadata(name: "x", sealedBy: .server))
         let header = try #require(try EnvelopeHeader.parse(prefix: original))
         let payload = Array(original[header.bytes.count...])
-        let streamHeader = Array(payload.prefix(Layout.streamHeaderByteCount))
+        let streamHeader = try SecretStreamHeader(bytes: Array(payload.prefix(Layout.streamHeaderByteCount)))
         let rewrapped = try header.rewrapped(streamHeader: streamHeader, keys: [a], to: [b.publicKey])
         let moved = rewrapped.bytes + payload
         #expect(open(moved, keys: [b]).content == content)
@@ -23,5 +23,43 @@ struct RewrapTests {
         #expect(throws: EnvelopeError.headerMACMismatch) {
             try otherHeader.rewrapped(streamHeader: streamHeader, keys: [a], to: [b.publicKey])
         }
+    }
+
+    @Test("Rekeying.rewrap reads each byte once, copying exactly what it authenticated; a damaged chunk fails it")
+    func oneAuthenticatingPass() throws {
+        let a = SecretKey.generate(), b = SecretKey.generate()
+        let content = randomBytes(count: 300_000)
+        let original = try sealInMemory(content, to: [a.publicKey], metadata: Metadata(name: "x", sealedBy: .source))
+        let header = try #require(try EnvelopeHeader.parse(prefix: original))
+        let source = CountingSource(Array(original[header.bytes.count...]))
+        var written: [UInt8] = []
+        let newHeader = try Rekeying.rewrap(header: header, remaining: source, keys: [a], to: [b.publicKey]) { written += $0 }
+        #expect(source.counter.bytes == original.count - header.bytes.count, "every byte after the header read exactly once")
+        #expect(Array(written[..<newHeader.bytes.count]) == newHeader.bytes)
+        #expect(Array(written[newHeader.bytes.count...]) == Array(original[header.bytes.count...]))
+        #expect(open(written, keys: [b]).content == content)
+
+        var damaged = original
+        damaged[damaged.count - 70_000] ^= 1
+        #expect(throws: EnvelopeError.self) {
+            try Rekeying.rewrap(header: header, remaining: ArraySource(Array(damaged[header.bytes.count...])), keys: [a], to: [b.publicKey]) { _ in }
+        }
+        #expect(throws: EnvelopeError.noMatchingKey(header.keyIDs)) {
+            try Rekeying.rewrap(header: header, remaining: ArraySource(Array(original[header.bytes.count...])), keys: [b], to: [a.publicKey]) { _ in }
+        }
+    }
+}
+
+/// Counts the bytes read through it.
+final class ReadCounter { var bytes = 0 }
+
+struct CountingSource: ByteSource {
+    var base: ArraySource
+    let counter = ReadCounter()
+    init(_ bytes: [UInt8]) { base = ArraySource(bytes) }
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = try base.read(into: buffer)
+        counter.bytes += n
+        return n
     }
 }

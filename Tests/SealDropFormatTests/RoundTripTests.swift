@@ -48,20 +48,20 @@ struct RoundTripTests {
     func sizeMismatch() throws {
         let writer = try EnvelopeWriter(recipients: [key.publicKey], metadata: Metadata(size: 10, sealedBy: .source))
         [UInt8](repeating: 1, count: 9).withUnsafeBytes { writer.append($0) { _ in } }
-        #expect(throws: EnvelopeError.sizeMismatch(declared: 10, actual: 9)) { try writer.finish { _ in } }
+        #expect(throws: SealingError.sizeMismatch(declared: 10, actual: 9)) { try writer.finish { _ in } }
     }
 
     @Test("metadata too large for the metadata chunk is refused before anything is written")
     func metadataTooLarge() {
         let metadata = Metadata(message: String(repeating: "x", count: 70_000), sealedBy: .source)
-        #expect(throws: EnvelopeError.self) { try EnvelopeWriter(recipients: [key.publicKey], metadata: metadata) }
+        #expect(throws: SealingError.self) { try EnvelopeWriter(recipients: [key.publicKey], metadata: metadata) }
     }
 
     @Test("recipient counts outside 1...32 are refused")
     func recipientCount() {
-        #expect(throws: EnvelopeError.badRecipientCount(0)) { try EnvelopeWriter(recipients: [], metadata: Metadata(sealedBy: .source)) }
+        #expect(throws: SealingError.badRecipientCount(0)) { try EnvelopeWriter(recipients: [], metadata: Metadata(sealedBy: .source)) }
         let many = (0..<33).map { _ in SecretKey.generate().publicKey }
-        #expect(throws: EnvelopeError.badRecipientCount(33)) { try EnvelopeWriter(recipients: many, metadata: Metadata(sealedBy: .source)) }
+        #expect(throws: SealingError.badRecipientCount(33)) { try EnvelopeWriter(recipients: many, metadata: Metadata(sealedBy: .source)) }
     }
 
     @Test("any one of several recipients opens the submission alone; others do not")

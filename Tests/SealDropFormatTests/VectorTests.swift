@@ -78,7 +78,8 @@ struct VectorTests {
     @Test("the vector set covers every outcome and the cases the format promises")
     func coverage() throws {
         let vectors = try Vector.all()
-        #expect(Set(vectors.map(\.expect)) == Set(Outcome.allCases))
+        // Every outcome of the format; a read error is about the medium, not the bytes.
+        #expect(Set(vectors.map(\.expect)) == Set(Outcome.allCases).subtracting([.readError]))
         for required in ["empty", "one_chunk", "chunk_boundary_minus_1", "chunk_boundary", "chunk_boundary_plus_1", "many_chunks",
                          "several_recipients_third", "flip_magic", "flip_header_mac", "flip_data_chunk", "truncated_at_chunk_boundary",
                          "truncated_mid_chunk", "two_final_chunks", "trailing_data", "swapped_chunks", "spliced_header",

@@ -29,7 +29,9 @@ struct CommandLineTests {
         let notes = content(71, size: 90_000)
         let notesPath = work.file("notes.txt")
         try Data(notes).write(to: URL(fileURLWithPath: notesPath))
-        let sealedPath = work.file("notes.sealdrop")
+        // Sealed files are kept apart: keyholder refuses to decrypt into a folder holding one.
+        try FileManager.default.createDirectory(atPath: work.file("sealed"), withIntermediateDirectories: false)
+        let sealedPath = work.file("sealed/notes.sealdrop")
         let seal = try runProcess(TestBinaries.path("sealdrop"), ["seal", "--recipient", key.publicKeyText, "--message", "from home", "--output", sealedPath, notesPath])
         #expect(seal.status == 0, "\(seal.stderr)")
         let sealedUpload = try await blocking {

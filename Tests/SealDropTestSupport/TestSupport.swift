@@ -85,6 +85,9 @@ public final class TemporaryDirectory: Sendable {
 
 /// A secret key file written for a test, with its passphrase file and public key.
 public struct TestKey: Sendable {
+    /// The passphrase test keys are made with: six words of the EFF list, strong enough for
+    /// keyholder's passphrase rule.
+    public static let passphrase = "plaza yodel snowcap eligible rumor unvarying"
     /// The secret key file (0600).
     public let keyPath: String
     /// A file whose first line is the passphrase.
@@ -95,7 +98,7 @@ public struct TestKey: Sendable {
     public let keyID: String
 
     /// Makes a key in `directory` with the `keyholder keygen` binary, as a keyholder would.
-    public static func make(in directory: TemporaryDirectory, name: String = "key", passphrase: String = "correct horse battery staple") throws -> TestKey {
+    public static func make(in directory: TemporaryDirectory, name: String = "key", passphrase: String = TestKey.passphrase) throws -> TestKey {
         let passphrasePath = directory.file("\(name).pass")
         try Data((passphrase + "\n").utf8).write(to: URL(fileURLWithPath: passphrasePath))
         let keyPath = directory.file("\(name).key")
