@@ -202,6 +202,14 @@ public final class Keyring {
         public var file: String
 
         enum CodingKeys: String, CodingKey { case keyID = "key_id", event, time, file }
+
+        /// An event of key `keyID` (`retired` or `destroyed`) at `time`, its file then named `file`.
+        public init(keyID: String, event: String, time: Date, file: String) {
+            self.keyID = keyID
+            self.event = event
+            self.time = time
+            self.file = file
+        }
     }
 
     /// The record file of a keyring folder.
