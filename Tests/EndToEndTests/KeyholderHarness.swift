@@ -242,3 +242,61 @@ func runOnTerminal(_ arguments: [String], answers: [(prompt: String, reply: Stri
     reading.wait()
     return TerminalResult(status: process.terminationStatus, output: buffer.text)
 }
+
+/// Runs `arguments` on a fresh pseudo-terminal like ``runOnTerminal(_:answers:timeout:)``, but
+/// answers prompts as they come, in any order and as often as they appear: each time the
+/// terminal shows one of the `replies` prompts (after the last answer), the next reply queued for
+/// it is typed. A prompt whose replies have run out is left unanswered.
+func converse(_ arguments: [String], replies: [(prompt: String, answers: [String])], timeout: Double = 180) throws -> TerminalResult {
+    try converse(arguments, computing: replies.map { reply in (reply.prompt, reply.answers.map { answer in { (_: String) in answer } }) }, timeout: timeout)
+}
+
+/// Like ``converse(_:replies:timeout:)``, with each answer computed from what the terminal has
+/// shown so far (to type back something the program printed).
+func converse(_ arguments: [String], computing replies: [(prompt: String, answers: [(String) -> String])], timeout: Double = 180) throws -> TerminalResult {
+    func quote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+    process.arguments = ["-qefc", arguments.map(quote).joined(separator: " "), "/dev/null"]
+    let input = Pipe(), output = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let buffer = SharedBuffer()
+    let reading = DispatchGroup()
+    DispatchQueue.global().async(group: reading) {
+        while true {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            buffer.append(data)
+        }
+    }
+    var queues = replies.map { ($0.prompt, $0.answers) }
+    let deadline = Date().addingTimeInterval(timeout)
+    var searchFrom = 0
+    while process.isRunning {
+        guard Date() < deadline else {
+            process.terminate()
+            throw TestSupportError.commandFailed("timed out; the terminal showed: \(buffer.text.debugDescription)")
+        }
+        let text = buffer.text
+        let start = text.index(text.startIndex, offsetBy: min(searchFrom, text.count))
+        var earliest: (index: Int, range: Range<String.Index>)?
+        for (index, queue) in queues.enumerated() where !queue.1.isEmpty {
+            if let found = text.range(of: queue.0, range: start..<text.endIndex), found.lowerBound < (earliest?.range.lowerBound ?? text.endIndex) {
+                earliest = (index, found)
+            }
+        }
+        if let earliest {
+            searchFrom = text.distance(from: text.startIndex, to: earliest.range.upperBound)
+            let reply = queues[earliest.index].1.removeFirst()(text)
+            try input.fileHandleForWriting.write(contentsOf: Data((reply + "\n").utf8))
+        } else {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+    try? input.fileHandleForWriting.close()
+    reading.wait()
+    return TerminalResult(status: process.terminationStatus, output: buffer.text)
+}
