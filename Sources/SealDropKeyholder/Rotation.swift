@@ -1,7 +1,7 @@
-public import Foundation
+import Foundation
 public import SealDropCLISupport
 public import SealDropCrypto
-public import SealDropKeys
+import SealDropKeys
 
 /// `keyholder rotate`: a new current key, and every previous current key retired, kept (under
 /// its own name) to read old submissions.
@@ -52,18 +52,5 @@ public enum Rotation {
         unlink(hidden)
         syncParentFolder(of: path)
         return Result(publicKey: key.publicKey, path: path, retired: retired)
-    }
-}
-
-/// Signing the recipients list (`keyholder sign-recipients`).
-public enum RecipientsSigning {
-    /// The serial that follows `serial`; refused when there is none.
-    public static func serial(after serial: UInt64) throws(CLIError) -> UInt64 {
-        let (next, overflow) = serial.addingReportingOverflow(1)
-        guard !overflow else {
-            throw CLIError("the previous list's serial is \(serial), the largest there is: no later list can be signed with this signing key",
-                           hint: "the daemon refuses a serial lower than one it accepted; make a new signing key (keyholder keygen --signing) and pin it on the daemon and in the drop address")
-        }
-        return next
     }
 }

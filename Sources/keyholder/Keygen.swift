@@ -57,12 +57,12 @@ struct Keygen: ParsableCommand {
 
     func run() throws {
         try reportingErrors(status: ExitStatus.submissionFailed) { () throws(CLIError) in
-            let folder = parentFolder(of: output)
-            if try Keyring.ensureFolder(folder) { diagnostics.note("created the folder \(folder) (mode 0700)") }
             if fileExistsOrLink(output) {
                 throw CLIError("\(output) already exists", hint: "SealDrop never overwrites a key file; choose another name")
             }
             let secret = try passphrase.obtain()
+            let folder = parentFolder(of: output)
+            if try Keyring.ensureFolder(folder) { diagnostics.note("created the folder \(folder) (mode 0700)") }
             if signing {
                 try makeSigningKey(passphrase: secret)
                 return
