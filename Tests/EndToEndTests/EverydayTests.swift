@@ -219,9 +219,9 @@ struct EverydayTests {
         let before = Set(try FileManager.default.subpathsOfDirectory(atPath: home.path))
         let prompt = "Passphrase for \(home.file(".sealdrop/keys/me.key"))"
         let out = home.file("opened")
-        let result = try converse(home.onTerminal(["shell", "--idle-lock", "0.05"]), replies: [
+        let result = try converse(home.onTerminal(["shell", "--idle-lock", "0.1"]), replies: [
             ("keyholder> ", ["import '\(medium)'", "list", "show \(ids[0].text)", "decrypt --out \(out) \(ids[1].text)", "lock", "list"]),
-            // Then nothing is typed until the idle lock (3 s) has forgotten the key.
+            // Then nothing is typed until the idle lock (6 s) has forgotten the key.
             ("without a command\r\nkeyholder> ", ["show \(ids[1].text)", "exit"]),
             (prompt, Array(repeating: TestKey.passphrase, count: 5)),
         ])
@@ -230,7 +230,7 @@ struct EverydayTests {
         // Once for import, list, show and decrypt together; again after 'lock'; again after the idle lock.
         #expect(asked == 3, "asked \(asked) times: \(result.output)")
         #expect(result.output.contains("keys forgotten"))
-        #expect(result.output.contains("locked: the keys were forgotten after 0.05 minutes without a command"), "\(result.output)")
+        #expect(result.output.contains("locked: the keys were forgotten after 0.1 minutes without a command"), "\(result.output)")
         #expect(result.output.contains("name       doc0.txt"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/doc1.txt")) == Data("two".utf8))
         // Nothing but the archive, its records and the output appeared: no history file.
