@@ -52,13 +52,20 @@ public final class EnvelopeReader<Source: ByteSource> {
     /// Continues from a header already read from `remaining` (which is positioned just after it).
     public convenience init(header: EnvelopeHeader, remaining: Source, keys: [SecretKey]) throws {
         var input = remaining
-        var headerBytes = [UInt8](repeating: 0, count: SecretStreamHeader.byteCount)
-        let got = try headerBytes.withUnsafeMutableBytes { try input.readFully(into: $0) }
+        let streamHeader = try Self.readStreamHeader(after: header, from: &input, keys: keys)
+        try self.init(header: header, streamHeader: streamHeader, remaining: input, keys: keys)
+    }
+
+    /// Reads the stream header that follows `header`. A submission none of `keys` is sealed to
+    /// is ``EnvelopeError/noMatchingKey(_:)`` even when it is cut short here.
+    static func readStreamHeader(after header: EnvelopeHeader, from source: inout Source, keys: [SecretKey]) throws -> SecretStreamHeader {
+        var bytes = [UInt8](repeating: 0, count: SecretStreamHeader.byteCount)
+        let got = try bytes.withUnsafeMutableBytes { try source.readFully(into: $0) }
         guard header.keyIDs.contains(where: { id in keys.contains { $0.publicKey.keyID == id } }) else {
             throw EnvelopeError.noMatchingKey(header.keyIDs)
         }
-        guard got == headerBytes.count, let streamHeader = try? SecretStreamHeader(bytes: headerBytes) else { throw EnvelopeError.truncated }
-        try self.init(header: header, streamHeader: streamHeader, remaining: input, keys: keys)
+        guard got == bytes.count, let streamHeader = try? SecretStreamHeader(bytes: bytes) else { throw EnvelopeError.truncated }
+        return streamHeader
     }
 
     /// Continues from a header and stream header already read from `remaining` (positioned

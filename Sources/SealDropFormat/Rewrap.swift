@@ -26,12 +26,7 @@ public enum Rekeying {
                                                   to recipients: [PublicKey],
                                                   output: @escaping (UnsafeRawBufferPointer) throws -> Void) throws -> EnvelopeHeader {
         var input = remaining
-        var headerBytes = [UInt8](repeating: 0, count: SecretStreamHeader.byteCount)
-        let got = try headerBytes.withUnsafeMutableBytes { try input.readFully(into: $0) }
-        guard header.keyIDs.contains(where: { id in keys.contains { $0.publicKey.keyID == id } }) else {
-            throw EnvelopeError.noMatchingKey(header.keyIDs)
-        }
-        guard got == headerBytes.count, let streamHeader = try? SecretStreamHeader(bytes: headerBytes) else { throw EnvelopeError.truncated }
+        let streamHeader = try EnvelopeReader<Source>.readStreamHeader(after: header, from: &input, keys: keys)
         let newHeader = try header.rewrapped(streamHeader: streamHeader, keys: keys, to: recipients)
         try (newHeader.bytes + streamHeader.bytes).withUnsafeBytes { try output($0) }
         let reader = try EnvelopeReader(header: header, streamHeader: streamHeader,

@@ -14,7 +14,7 @@ import SealDropStore
 ///   or as a folder);
 /// - a daemon spool (a folder with `inbox` and `tmp` folders); or, for the folder itself and
 ///   the one above it, a folder holding submissions (a `*.sealdrop` file, or a file that
-///   starts with `SEALDROP` under any name);
+///   starts with `SEALDROP` and a format version byte, under any name);
 /// - a medium recorded by `keyholder import` (and, when that medium was a mount point, anything
 ///   on the file system mounted there now).
 /// It must also be a folder of this user's that nobody else may write to (``OutputFolder``).
@@ -74,20 +74,22 @@ public final class OutputTarget {
             var info = stat()
             guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
             if name.hasSuffix("." + SpoolLayout.submissionExtension) { return "holds submissions (\(name))" }
-            guard sniffed < filesSniffed, info.st_size >= Layout.magic.count else { continue }
+            guard sniffed < filesSniffed, info.st_size > Layout.magic.count else { continue }
             sniffed += 1
             if startsWithMagic(path) { return "holds submissions (\(name) is one)" }
         }
         return nil
     }
 
+    /// Whether the file starts as a submission does: `SEALDROP` and a binary version byte (a
+    /// protocol request, `SEALDROP/1 PUT …`, has a `/` there).
     private static func startsWithMagic(_ path: String) -> Bool {
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var head = [UInt8](repeating: 0, count: Layout.magic.count)
+        var head = [UInt8](repeating: 0, count: Layout.magic.count + 1)
         let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        return n == head.count && head == Layout.magic
+        return n == head.count && Array(head.prefix(Layout.magic.count)) == Layout.magic && head[Layout.magic.count] < 0x20
     }
 
     /// The folder, created (0700) and opened on first use; it must be this user's and writable

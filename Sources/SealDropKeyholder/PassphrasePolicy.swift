@@ -94,6 +94,7 @@ public enum PassphrasePolicy {
             if runKind != .other {
                 while end < text.count, kind(text[end]) == runKind { end += 1 }
             }
+            if runKind == .letters, let hyphenated = hyphenatedWordEnd(text, from: index, end: end) { end = hyphenated }
             var run = Array(text[index..<end])
             var lowered = run.map { $0 | (kind($0) == .letters ? 0x20 : 0) }
             defer { secureZero(&run); secureZero(&lowered) }
@@ -108,6 +109,20 @@ public enum PassphrasePolicy {
             index = end
         }
         return bits
+    }
+
+    /// The end of a word of the list that continues past `end` with hyphens (`t-shirt`,
+    /// `yo-yo`), or nil.
+    private static func hyphenatedWordEnd(_ text: [UInt8], from start: Int, end: Int) -> Int? {
+        var candidate = end
+        while candidate < text.count - 1, text[candidate] == UInt8(ascii: "-"), kind(text[candidate + 1]) == .letters {
+            candidate += 1
+            while candidate < text.count, kind(text[candidate]) == .letters { candidate += 1 }
+            var token = text[start..<candidate].map { $0 | (kind($0) == .letters ? 0x20 : 0) }
+            defer { secureZero(&token) }
+            if words.contains(token) { return candidate }
+        }
+        return nil
     }
 
     private static func characterBits(_ run: [UInt8], kind: Kind) -> Double {

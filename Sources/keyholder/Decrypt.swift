@@ -86,31 +86,18 @@ struct Decrypt: ParsableCommand {
             if !skipped.isEmpty {
                 diagnostics.note("skipped \(skipped.count) submission(s) decrypted before (\(skipped.prefix(3).map(\.label).joined(separator: ", "))\(skipped.count > 3 ? ", …" : "")); --again decrypts them again")
             }
-            var decrypted = 0
-            for file in toDecrypt {
-                let bar = progressBar(for: file, size: fileSize(file.path))
-                do throws(KeyholderError) {
-                    let output = try decryptor.decrypt(file, into: target) { done, _ in bar.update(done) }
-                    bar.finish()
-                    decrypted += 1
-                    for link in output.symlinksPassed {
-                        diagnostics.warn("\((target.path as NSString).appendingPathComponent(link)) is a symbolic link: left untouched, the output took another name")
-                    }
-                    for warning in output.warnings { diagnostics.warn(warning) }
-                    printLine("\(file.path): ok -> \((target.path as NSString).appendingPathComponent(output.name))")
-                    flushStandardOutput()
-                } catch {
-                    bar.finish()
-                    switch error {
-                    case .fatal(let fatal): throw fatal
-                    case .submission(let failure):
-                        failures += 1
-                        diagnostics.report(failure.report(for: file))
-                    }
+            failures = try eachSubmission(toDecrypt) { file, bar throws(KeyholderError) in
+                let output = try decryptor.decrypt(file, into: target) { done, _ in bar.update(done) }
+                bar.finish()
+                for link in output.symlinksPassed {
+                    diagnostics.warn("\((target.path as NSString).appendingPathComponent(link)) is a symbolic link: left untouched, the output took another name")
                 }
+                for warning in output.warnings { diagnostics.warn(warning) }
+                printLine("\(file.path): ok -> \((target.path as NSString).appendingPathComponent(output.name))")
+                flushStandardOutput()
             }
             if failures > 0 && toDecrypt.count > 1 {
-                diagnostics.note("\(decrypted) of \(toDecrypt.count) submissions decrypted; \(failures) failed")
+                diagnostics.note("\(toDecrypt.count - failures) of \(toDecrypt.count) submissions decrypted; \(failures) failed")
             }
         }
         if failures > 0 { throw ExitStatus.submissionFailed }

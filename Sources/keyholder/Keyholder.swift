@@ -97,7 +97,32 @@ func reportingErrors(status: ExitCode = ExitStatus.cannotRun, _ body: () throws(
     }
 }
 
-/// A progress bar for one file's bytes, and the callback that feeds it.
+/// A progress bar for one file's bytes (drawn only on a terminal, for large files).
 func progressBar(for file: SubmissionFile, size: UInt64) -> ProgressBar {
     ProgressBar(label: escapeForDisplay(file.label), total: size)
+}
+
+/// Runs `work` on each file with a progress bar over its bytes. A failure of one submission is
+/// reported (in the words `describe` gives it) and counted, and the others go on; a fatal one
+/// ends the run. Returns how many failed.
+func eachSubmission(_ files: [SubmissionFile],
+                    describe: (SubmissionFile, SubmissionFailure) -> CLIError = { file, failure in failure.report(for: file) },
+                    _ work: (SubmissionFile, ProgressBar) throws(KeyholderError) -> Void) throws(CLIError) -> Int {
+    var failures = 0
+    for file in files {
+        let bar = progressBar(for: file, size: fileSize(file.path))
+        do throws(KeyholderError) {
+            try work(file, bar)
+            bar.finish()
+        } catch {
+            bar.finish()
+            switch error {
+            case .fatal(let fatal): throw fatal
+            case .submission(let failure):
+                failures += 1
+                diagnostics.report(describe(file, failure))
+            }
+        }
+    }
+    return failures
 }

@@ -60,23 +60,15 @@ struct Rekey: ParsableCommand {
             try rekeyer.checkInArchive(files)
             let targets = newRecipients.map { $0.keyID.description }.joined(separator: ", ")
             var skipped = 0
-            for file in files {
-                let bar = progressBar(for: file, size: fileSize(file.path))
-                do throws(KeyholderError) {
-                    let result = try rekeyer.rekey(file, to: newRecipients, full: full) { done, _ in bar.update(done) }
+            failures = try eachSubmission(files, describe: { file, failure in
+                CLIError("\(file.path): \(failure.message); the original is unchanged", hint: failure.hint)
+            }) { file, bar throws(KeyholderError) in
+                switch try rekeyer.rekey(file, to: newRecipients, full: full, progress: { done, _ in bar.update(done) }) {
+                case .rekeyed:
                     bar.finish()
-                    switch result {
-                    case .rekeyed: printLine("\(file.label): re-keyed to key ID \(targets)\(full ? " (payload re-encrypted)" : "")")
-                    case .alreadySealedToTargets: skipped += 1
-                    }
-                } catch {
-                    bar.finish()
-                    switch error {
-                    case .fatal(let fatal): throw fatal
-                    case .submission(let failure):
-                        failures += 1
-                        diagnostics.report(CLIError("\(file.path): \(failure.message); the original is unchanged", hint: failure.hint))
-                    }
+                    printLine("\(file.label): re-keyed to key ID \(targets)\(full ? " (payload re-encrypted)" : "")")
+                case .alreadySealedToTargets:
+                    skipped += 1
                 }
             }
             if skipped > 0 { diagnostics.note("\(skipped) submission(s) already sealed to exactly key ID \(targets): left as they are") }

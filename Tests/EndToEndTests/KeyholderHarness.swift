@@ -193,58 +193,21 @@ private final class SharedBuffer: @unchecked Sendable {
 
 /// Runs `arguments` on a fresh pseudo-terminal (util-linux `script`), so the program has a
 /// controlling terminal and standard output and error are terminals. Each `answers` entry is
-/// typed once its prompt has appeared (after the previous one), as a person would.
+/// typed once its prompt has appeared (after the answer before it), as a person would.
 func runOnTerminal(_ arguments: [String], answers: [(prompt: String, reply: String)] = [], timeout: Double = 120) throws -> TerminalResult {
-    func quote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-    process.arguments = ["-qefc", arguments.map(quote).joined(separator: " "), "/dev/null"]
-    let input = Pipe(), output = Pipe()
-    process.standardInput = input
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let buffer = SharedBuffer()
-    let reading = DispatchGroup()
-    DispatchQueue.global().async(group: reading) {
-        while true {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            buffer.append(data)
-        }
-    }
-    let deadline = Date().addingTimeInterval(timeout)
-    var searchFrom = 0
+    var queues: [(prompt: String, answers: [String])] = []
     for answer in answers {
-        while true {
-            let text = buffer.text
-            let start = text.index(text.startIndex, offsetBy: min(searchFrom, text.count))
-            if let found = text.range(of: answer.prompt, range: start..<text.endIndex) {
-                searchFrom = text.distance(from: text.startIndex, to: found.upperBound)
-                break
-            }
-            guard Date() < deadline, process.isRunning else {
-                if process.isRunning { process.terminate() }
-                throw TestSupportError.commandFailed("no prompt \(answer.prompt.debugDescription); the terminal showed: \(buffer.text.debugDescription)")
-            }
-            Thread.sleep(forTimeInterval: 0.05)
+        if let index = queues.firstIndex(where: { $0.prompt == answer.prompt }) {
+            queues[index].answers.append(answer.reply)
+        } else {
+            queues.append((answer.prompt, [answer.reply]))
         }
-        try input.fileHandleForWriting.write(contentsOf: Data((answer.reply + "\n").utf8))
     }
-    while process.isRunning {
-        guard Date() < deadline else {
-            process.terminate()
-            throw TestSupportError.commandFailed("timed out; the terminal showed: \(buffer.text.debugDescription)")
-        }
-        Thread.sleep(forTimeInterval: 0.05)
-    }
-    try? input.fileHandleForWriting.close()
-    reading.wait()
-    return TerminalResult(status: process.terminationStatus, output: buffer.text)
+    return try converse(arguments, replies: queues, timeout: timeout)
 }
 
-/// Runs `arguments` on a fresh pseudo-terminal like ``runOnTerminal(_:answers:timeout:)``, but
-/// answers prompts as they come, in any order and as often as they appear: each time the
+/// Runs `arguments` on a fresh pseudo-terminal (util-linux `script`) and answers prompts as they
+/// come, in any order and as often as they appear: each time the
 /// terminal shows one of the `replies` prompts (after the last answer), the next reply queued for
 /// it is typed. A prompt whose replies have run out is left unanswered.
 func converse(_ arguments: [String], replies: [(prompt: String, answers: [String])], timeout: Double = 180) throws -> TerminalResult {

@@ -221,6 +221,11 @@ struct PolicyTests {
         refused(loose, [], "holds submissions (renamed.bin is one)")
         refused(loose + "/opened", [], "holds submissions")
         refused(fixture.dir.file("elsewhere/x"), [], "parent folder does not exist")
+        // A protocol request kept in a file starts with SEALDROP too, but is no submission.
+        let requests = fixture.dir.file("requests")
+        try FileManager.default.createDirectory(atPath: requests, withIntermediateDirectories: false)
+        try Data("SEALDROP/1 PUT 5\n\nhello".utf8).write(to: URL(fileURLWithPath: requests + "/request"))
+        _ = try OutputTarget(path: requests + "/opened", inputs: files, archive: fixture.archive)
         _ = try OutputTarget(path: fixture.dir.file("opened"), inputs: files, archive: fixture.archive)
     }
 
@@ -234,6 +239,7 @@ struct PolicyTests {
         #expect(bits("abcdefghijklmnopqrstuvwxyz") < 40)
         #expect(bits("Tr0ub4dor&3") < PassphrasePolicy.minimumBits)
         #expect(bits("plaza yodel snowcap eligible rumor") >= PassphrasePolicy.minimumBits)
+        #expect(bits("t-shirt") == bits("plaza"), "a hyphenated word of the list is one word")
         #expect(bits("q7Rz2Lw9Xk4Tn8Vm3Pj6") >= PassphrasePolicy.minimumBits)
         #expect(bits("aB3dE5gH7jK9mN1pQ3sT") < PassphrasePolicy.minimumBits, "letters in alphabetical order count little")
         for _ in 0..<20 {
@@ -241,8 +247,8 @@ struct PolicyTests {
             let text = generated.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
             let words = text.split(separator: " ")
             #expect(words.count == 6)
-            #expect(PassphrasePolicy.estimatedBits(generated) >= 77)
-            #expect(Set(words).count >= 5, "six draws from 7,776 words rarely repeat")
+            #expect(PassphrasePolicy.estimatedBits(generated) >= PassphrasePolicy.minimumBits, "\(text)")
+            if Set(words).count == 6 { #expect(PassphrasePolicy.estimatedBits(generated) >= 77, "\(text)") }
         }
     }
 
