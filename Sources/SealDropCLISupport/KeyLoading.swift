@@ -11,31 +11,29 @@ public import SealDropKeys
 public enum SecretKeyFiles {
     /// Parses a secret key file after checking its owner and mode.
     public static func read(_ path: String) throws(CLIError) -> KeyFile {
-        let shown = path
         let text = try readPrivateText(path)
         if text.contains(SigningKeyFile.magic) {
-            throw CLIError("\(shown) is a signing key file (it signs recipients lists); it cannot decrypt", hint: "give the secret key file made by keyholder keygen")
+            throw CLIError("\(path) is a signing key file (it signs recipients lists); it cannot decrypt", hint: "give the secret key file made by keyholder keygen")
         }
         do {
             return try KeyFile(text: text)
         } catch .unsupportedVersion(let tag) {
-            throw CLIError("key file \(shown) has an unknown format (\(tag))", hint: "it was written by a newer SealDrop")
+            throw CLIError("key file \(path) has an unknown format (\(tag))", hint: "it was written by a newer SealDrop")
         } catch .unacceptableLimits {
-            throw CLIError("key file \(shown) asks for Argon2id limits outside what SealDrop accepts", hint: "the file is corrupt or was not made by keyholder")
+            throw CLIError("key file \(path) asks for Argon2id limits outside what SealDrop accepts", hint: "the file is corrupt or was not made by keyholder")
         } catch {
-            throw CLIError("\(shown) is not a SealDrop secret key file, or it is corrupt", hint: "keyholder keygen writes key files; a public key (sealdrop1…) cannot decrypt")
+            throw CLIError("\(path) is not a SealDrop secret key file, or it is corrupt", hint: "keyholder keygen writes key files; a public key (sealdrop1…) cannot decrypt")
         }
     }
 
     /// Parses a signing key file (`keyholder keygen --signing`) after the same owner and mode checks.
     public static func readSigning(_ path: String) throws(CLIError) -> SigningKeyFile {
-        let shown = path
         do {
             return try SigningKeyFile(text: try readPrivateText(path))
         } catch let error as CLIError {
             throw error
         } catch {
-            throw CLIError("\(shown) is not a SealDrop signing key file, or it is corrupt", hint: "keyholder keygen --signing writes signing key files")
+            throw CLIError("\(path) is not a SealDrop signing key file, or it is corrupt", hint: "keyholder keygen --signing writes signing key files")
         }
     }
 
@@ -53,20 +51,19 @@ public enum SecretKeyFiles {
     /// Reads a private key file's text after checking, as ssh does, that this user owns it and
     /// that nobody else may read or write it.
     static func readPrivateText(_ path: String) throws(CLIError) -> String {
-        let shown = path
         let check = { (owner: UInt32, mode: UInt32) throws(CLIError) in
             guard owner == UInt32(geteuid()) else {
-                throw CLIError("key file \(shown) is owned by another user", hint: "a secret key must belong to whoever uses it: chown it to yourself")
+                throw CLIError("key file \(path) is owned by another user", hint: "a secret key must belong to whoever uses it: chown it to yourself")
             }
             guard mode & 0o077 == 0 else {
-                throw CLIError("key file \(shown) is accessible by others (mode \(String(mode & 0o777, radix: 8)))", hint: "run: chmod 600 \(shown)")
+                throw CLIError("key file \(path) is accessible by others (mode \(String(mode & 0o777, radix: 8)))", hint: "run: chmod 600 \(path)")
             }
         }
         // Checked on the path first (a file we may not even open still gets the right message),
         // then again on the descriptor that is read, so a swapped file cannot slip through.
         var probe = stat()
         guard stat(path, &probe) == 0 else {
-            throw CLIError("cannot read key file \(shown): \(errnoText())", hint: "check the path given with --key")
+            throw CLIError("cannot read key file \(path): \(errnoText())", hint: "check the path given with --key")
         }
         try check(UInt32(probe.st_uid), UInt32(probe.st_mode))
         var bytes = try readSmallFile(path, limit: 64 * 1024, check: check)
@@ -76,13 +73,12 @@ public enum SecretKeyFiles {
 
     /// Unlocks a key file with a passphrase, turning a wrong passphrase into its own message.
     public static func unlock(_ file: KeyFile, path: String, passphrase: SecureBytes) throws(CLIError) -> SecretKey {
-        let shown = path
         do {
             return try file.unlock(passphrase: passphrase)
         } catch .wrongPassphrase {
-            throw CLIError("wrong passphrase for key file \(shown) (key ID \(file.publicKey.keyID))", hint: "check the passphrase (from a file, its first line is used, without the newline); if it is right, the key file is damaged: restore it from a backup")
+            throw CLIError("wrong passphrase for key file \(path) (key ID \(file.publicKey.keyID))", hint: "check the passphrase (from a file, its first line is used, without the newline); if it is right, the key file is damaged: restore it from a backup")
         } catch {
-            throw CLIError("key file \(shown) is corrupt: its secret and public key do not match", hint: "restore the key file from a backup")
+            throw CLIError("key file \(path) is corrupt: its secret and public key do not match", hint: "restore the key file from a backup")
         }
     }
 

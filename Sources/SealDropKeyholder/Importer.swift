@@ -65,9 +65,15 @@ public final class Importer {
         let folder = try OutputFolder(path: archive.submissionsPath, privateToOwner: true)
         var record = ImportRecord(time: Date(), medium: mediumPath, mountPoint: isMountPoint(mediumPath), entries: [])
         for path in files {
-            let (entry, problem) = try importOne(SubmissionFile(path: path, fromFolder: true), into: folder, report: report)
-            record.entries.append(entry)
-            report(.finished(entry, problem: problem))
+            do throws(CLIError) {
+                let (entry, problem) = try importOne(SubmissionFile(path: path, fromFolder: true), into: folder, report: report)
+                record.entries.append(entry)
+                report(.finished(entry, problem: problem))
+            } catch {
+                // What was imported before the run had to stop is recorded all the same.
+                if !record.entries.isEmpty { try? archive.save(record) }
+                throw error
+            }
         }
         try archive.save(record)
         return record
