@@ -1,5 +1,5 @@
-public import Foundation
-public import SealDropCLISupport
+import Foundation
+import SealDropCLISupport
 import SealDropCrypto
 public import SealDropFormat
 import SealDropStore

@@ -1,7 +1,7 @@
-public import Foundation
+import Foundation
 public import SealDropCLISupport
 import SealDropCrypto
-public import SealDropFormat
+import SealDropFormat
 import SealDropKeys
 import SealDropStore
 

@@ -1,7 +1,7 @@
 import Foundation
 public import SealDropCLISupport
 public import SealDropCrypto
-public import SealDropFormat
+import SealDropFormat
 
 /// `keyholder rekey`: re-wraps the archive's submissions for new recipients, in place.
 ///
@@ -69,7 +69,7 @@ public final class Rekeyer {
                 if full {
                     try reencrypt(read, keys: keys, to: recipients, write: write)
                 } else {
-                    try Rekeying.rewrap(header: read.header, remaining: read.file, keys: keys, to: recipients, output: write)
+                    _ = try Rekeying.rewrap(header: read.header, remaining: read.file, keys: keys, to: recipients, output: write)
                 }
             } catch {
                 throw classify(error)
