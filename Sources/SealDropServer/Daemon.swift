@@ -80,13 +80,16 @@ public final class Daemon: Sendable {
                       recipientsPoll: configuration.recipientsPoll, logger: logger)
     }
 
-    /// Opens the spool, sweeps what a previous run left in `tmp`, and logs its state.
+    /// Opens the spool, sweeps what a previous run left in `tmp`, cuts kept uploads back to their
+    /// recorded durable offsets, and logs its state.
     public static func openSpool(_ path: String, logger: Logger) throws(StartupError) -> Spool {
         let spool: Spool
         do {
             spool = try Spool.open(root: path)
             let swept = try spool.sweepTemporaryFiles()
             if swept > 0 { logger.notice("removed unfinished uploads left by a previous run", metadata: ["spool.swept": "\(swept)"]) }
+            let kept = try spool.recoverKeptUploads()
+            if kept > 0 { logger.info("kept uploads cut back to their durable offsets", metadata: ["spool.kept": "\(kept)"]) }
         } catch {
             throw StartupError(error.description, hint: error.hint)
         }

@@ -15,12 +15,16 @@ public struct ServerLimits: Sendable, Hashable {
     public var maxHeaderLines: Int = 32
     /// Connections served at once. Default 512. One more gets `ERR busy` and is closed.
     public var maxConnections: Int = 512
-    /// Total bytes the inbox may hold, counting uploads in progress at their final size.
-    /// Default 32 GiB. Refused: `ERR quota`.
+    /// What the spool may hold: the inbox, kept uploads and uploads in progress, each file
+    /// charged its size in 4 KiB blocks, at least the blocks of an empty submission, plus one
+    /// block for its inode. Default 32 GiB. Refused: `ERR quota`.
     public var spoolQuotaBytes: UInt64 = 32 << 30
-    /// Bytes that must stay free on the spool's file system after an upload. Default 1 GiB.
+    /// Bytes that must stay free on the spool's file system as an upload grows. Default 1 GiB.
     /// Refused: `ERR disk-full`.
     public var freeDiskReserveBytes: UInt64 = 1 << 30
+    /// Inodes that must stay free on the spool's file system when an upload begins, so a flood
+    /// of tiny uploads can never take the last ones. Default 10000. Refused: `ERR disk-full`.
+    public var freeInodeReserve: UInt64 = 10_000
     /// Time allowed from accepting a connection to the end of its request head. Default 30 s.
     /// Refused: `ERR header-timeout`.
     public var headerTimeout: Duration = .seconds(30)

@@ -1,106 +1,159 @@
-import NIOCore
 import NIOPosix
+import SealDropFormat
 import SealDropStore
-import SealDropWire
 import Synchronization
 
-/// The spool quota: bytes in the inbox plus what every upload in progress has reserved. An
-/// upload reserves space as it writes, a step ahead of its bytes (``SpaceAccount/step``), and
-/// its whole final size only just before it finishes: so the spool never holds more than the
-/// quota, and a few connections that *declare* huge uploads and then trickle cannot reserve the
-/// whole quota and lock every other source out.
+/// The spool quota. Every stored file costs its ``charge(forFileBytes:)``: its size rounded up to
+/// whole blocks, at least the blocks of an empty submission, plus one block for its inode, so a
+/// flood of empty uploads meets the quota long before the file system runs out of inodes. Inbox
+/// and kept uploads count at their charge; an upload in progress reserves as it writes: the
+/// charge of the bytes it has actually produced, and, as far as the quota has room, a step more
+/// (so that it need not come back for every batch).
 ///
-/// The inbox count only ever overestimates (the keyholder removes files behind the daemon's
-/// back, never adds them), so a reservation that fits is always safe; one that does not fit
-/// rescans the inbox first (at most once a second) before it is refused.
+/// Nothing is reserved by a size a client merely declares: an upload is refused only when the
+/// bytes it really sent do not fit, so a reply tells a client no more than filling the spool
+/// would, never how much room is left to within a length it merely declared. Bytes are counted on
+/// arrival, so a few connections that declare huge uploads and then trickle cannot lock others
+/// out either.
+///
+/// The stored count only ever overestimates (the keyholder's export removes files behind the
+/// daemon's back, never adds them), so a reservation that fits is always safe; one that does
+/// not fit rescans the spool first (at most once a second) before it is refused.
 final class SpaceAccount: Sendable {
     private struct State {
-        var inboxBytes: UInt64
+        var storedBytes: UInt64
         var reservedBytes: UInt64 = 0
         var lastScan: ContinuousClock.Instant
     }
 
     let quota: UInt64
     private let state: Mutex<State>
-    /// How far ahead of its written bytes an upload reserves.
+    /// How far ahead of its produced bytes an upload reserves.
     static let step: UInt64 = 4 << 20
+    /// The file system block the charge rounds to.
+    static let blockBytes: UInt64 = 4096
+    /// The least a stored file costs, its inode aside: the blocks of an empty submission.
+    static let minimumFileBytes: UInt64 = roundedUp(Layout.sealedByteCount(contentLength: 0, recipients: 1, metadataLength: Layout.metadataBlockByteCount))
+    /// What a file's inode (and its directory entry) costs: one block.
+    static let inodeBytes: UInt64 = blockBytes
 
-    init(quota: UInt64, inboxBytes: UInt64) {
+    init(quota: UInt64, storedBytes: UInt64) {
         self.quota = quota
-        state = Mutex(State(inboxBytes: inboxBytes, lastScan: .now))
+        state = Mutex(State(storedBytes: storedBytes, lastScan: .now))
     }
 
-    /// Bytes in the inbox and reserved, as far as the daemon knows.
-    var usedBytes: UInt64 { state.withLock { $0.inboxBytes + $0.reservedBytes } }
+    /// What a stored file of `bytes` bytes costs against the quota.
+    static func charge(forFileBytes bytes: UInt64) -> UInt64 {
+        max(roundedUp(bytes), minimumFileBytes) + inodeBytes
+    }
+
+    private static func roundedUp(_ bytes: UInt64) -> UInt64 {
+        let (sum, overflow) = bytes.addingReportingOverflow(blockBytes - 1)
+        return overflow ? UInt64.max / blockBytes * blockBytes : sum / blockBytes * blockBytes
+    }
+
+    /// Bytes stored and reserved, as far as the daemon knows (for tests and logs).
+    var usedBytes: UInt64 { state.withLock { $0.storedBytes + $0.reservedBytes } }
 
     // (Untyped `async throws` here: Swift 6.3's optimiser crashes splitting a caller that
     // awaits an async function with typed throws.)
 
-    /// Starts the reservation of an upload whose final size will be `finalBytes`: refused at once
-    /// with `ERR quota` if that alone exceeds the quota, else reserves its first step.
-    func reserve(finalBytes: UInt64, spool: Spool, threadPool: NIOThreadPool) async throws -> Reservation {
-        guard finalBytes <= quota else { throw ProtocolError(.quota) }
-        let first = min(finalBytes, Self.step)
-        try await reserve(first, spool: spool, threadPool: threadPool)
-        return Reservation(account: self, bytes: first, finalBytes: finalBytes)
+    /// Starts the reservation of a new upload at the charge of an empty file, or throws
+    /// ``UploadRefusal/quota``.
+    func open(spool: Spool, threadPool: NIOThreadPool) async throws -> Reservation {
+        let first = Self.charge(forFileBytes: 0)
+        _ = try await reserve(atLeast: first, atMost: first, spool: spool, threadPool: threadPool)
+        return Reservation(account: self, bytes: first)
     }
 
-    /// Grows `reservation` to cover `written` bytes plus `step` (never past its final size), or
-    /// throws `ERR quota`. Cheap when it already does.
-    func cover(_ written: UInt64, in reservation: Reservation, step: UInt64 = SpaceAccount.step,
-               spool: Spool, threadPool: NIOThreadPool) async throws {
+    /// Continues the reservation of a kept upload, already counted as stored at the charge of
+    /// its `durableBytes`: that charge moves from stored to reserved.
+    func resume(durableBytes: UInt64) -> Reservation {
+        let charge = Self.charge(forFileBytes: durableBytes)
+        state.withLock { state in
+            state.storedBytes -= min(state.storedBytes, charge)
+            state.reservedBytes += charge
+        }
+        return Reservation(account: self, bytes: charge)
+    }
+
+    /// Grows `reservation` to cover a file of `produced` bytes, or throws ``UploadRefusal/quota``;
+    /// and, as far as the quota has room, `step` more. Returns whether it grew. Cheap while the
+    /// reservation is at least half a step ahead.
+    @discardableResult
+    func cover(_ produced: UInt64, in reservation: Reservation, step: UInt64 = SpaceAccount.step,
+               spool: Spool, threadPool: NIOThreadPool) async throws -> Bool {
+        let needed = Self.charge(forFileBytes: produced)
         let current = reservation.bytes
-        guard written > current || (written + step / 2 > current && current < reservation.finalBytes) else { return }
-        let target = min(reservation.finalBytes, max(written, written + step))
-        guard target > current else { return }
-        try await reserve(target - current, spool: spool, threadPool: threadPool)
-        reservation.grew(by: target - current)
+        guard needed > current || needed + step / 2 > current else { return false }
+        let (target, overflow) = needed.addingReportingOverflow(step)
+        let want = (overflow ? UInt64.max : target) - current
+        let must = needed > current ? needed - current : 0
+        let got = try await reserve(atLeast: must, atMost: want, spool: spool, threadPool: threadPool)
+        reservation.grew(by: got)
+        return got > 0
     }
 
-    /// Reserves `bytes` more, or throws `ERR quota`.
-    private func reserve(_ bytes: UInt64, spool: Spool, threadPool: NIOThreadPool) async throws {
-        if tryReserve(bytes) { return }
+    /// Sets `reservation` to exactly the charge of a finished file of `bytes` bytes: reserves
+    /// what is missing (or throws ``UploadRefusal/quota``), gives back what is over.
+    func settle(_ reservation: Reservation, fileBytes bytes: UInt64, spool: Spool, threadPool: NIOThreadPool) async throws {
+        let charge = Self.charge(forFileBytes: bytes)
+        let current = reservation.bytes
+        if charge > current {
+            let got = try await reserve(atLeast: charge - current, atMost: charge - current, spool: spool, threadPool: threadPool)
+            reservation.grew(by: got)
+        } else if charge < current {
+            state.withLock { $0.reservedBytes -= current - charge }
+            reservation.shrank(by: current - charge)
+        }
+    }
+
+    /// Reserves at least `must` bytes more and at most `want`, as much as the quota has room
+    /// for; returns how many. Throws ``UploadRefusal/quota`` when even `must` does not fit (after
+    /// a rescan of the spool, at most once a second).
+    private func reserve(atLeast must: UInt64, atMost want: UInt64, spool: Spool, threadPool: NIOThreadPool) async throws -> UInt64 {
+        if let got = tryReserve(atLeast: must, atMost: want) { return got }
         let mayRescan = state.withLock { state in
             guard ContinuousClock.now - state.lastScan >= .seconds(1) else { return false }
             state.lastScan = .now
             return true
         }
-        if mayRescan, let scanned = try? await threadPool.runIfActive({ try spool.inboxByteCount() }) {
-            state.withLock { $0.inboxBytes = scanned }
-            if tryReserve(bytes) { return }
+        if mayRescan, let scanned = try? await threadPool.runIfActive({ try spool.storedCharge(Self.charge(forFileBytes:)) }) {
+            state.withLock { $0.storedBytes = scanned }
+            if let got = tryReserve(atLeast: must, atMost: want) { return got }
         }
-        throw ProtocolError(.quota)
+        throw UploadRefusal.quota
     }
 
-    private func tryReserve(_ bytes: UInt64) -> Bool {
+    private func tryReserve(atLeast must: UInt64, atMost want: UInt64) -> UInt64? {
         state.withLock { state in
-            let (total, overflow) = state.inboxBytes.addingReportingOverflow(state.reservedBytes)
-            guard !overflow, bytes <= quota, total <= quota - bytes else { return false }
-            state.reservedBytes += bytes
-            return true
+            let (total, overflow) = state.storedBytes.addingReportingOverflow(state.reservedBytes)
+            guard !overflow, total <= quota else { return nil }
+            let room = quota - total
+            guard must <= room else { return nil }
+            let got = min(max(must, want), room)
+            state.reservedBytes += got
+            return got
         }
     }
 
-    fileprivate func release(_ bytes: UInt64, committed: UInt64?) {
+    fileprivate func release(_ bytes: UInt64, stored: Bool) {
         state.withLock { state in
             state.reservedBytes -= bytes
-            if let committed { state.inboxBytes += committed }
+            if stored { state.storedBytes += bytes }
         }
     }
 }
 
-/// One upload's share of the quota, grown as it writes. Released when it is dropped unless
-/// committed.
+/// One upload's share of the quota, grown as it writes. Released when it is dropped unless it
+/// was stored (committed or kept).
 final class Reservation: Sendable {
-    /// The upload's size once finished: the most it will ever reserve.
-    let finalBytes: UInt64
     private let reserved: Atomic<UInt64>
     private let account: SpaceAccount
     private let settled = Atomic(false)
 
-    fileprivate init(account: SpaceAccount, bytes: UInt64, finalBytes: UInt64) {
+    fileprivate init(account: SpaceAccount, bytes: UInt64) {
         self.account = account
-        self.finalBytes = finalBytes
         reserved = Atomic(bytes)
     }
 
@@ -111,13 +164,18 @@ final class Reservation: Sendable {
         reserved.add(bytes, ordering: .relaxed)
     }
 
-    /// The upload is in the inbox: its bytes now count as inbox bytes.
-    func commit() {
+    fileprivate func shrank(by bytes: UInt64) {
+        reserved.subtract(bytes, ordering: .relaxed)
+    }
+
+    /// The upload is stored (in the inbox, or kept to be resumed): its reserved bytes now count
+    /// as stored bytes.
+    func store() {
         guard !settled.exchange(true, ordering: .relaxed) else { return }
-        account.release(bytes, committed: bytes)
+        account.release(bytes, stored: true)
     }
 
     deinit {
-        if !settled.load(ordering: .relaxed) { account.release(bytes, committed: nil) }
+        if !settled.load(ordering: .relaxed) { account.release(bytes, stored: false) }
     }
 }

@@ -4,7 +4,7 @@ import NIOPosix
 import SealDropFormat
 import SealDropStore
 
-/// Where one upload's bytes go: its temporary file in the spool. Writes run on the blocking
+/// Where one upload's bytes go: its temporary (or kept) file in the spool. Writes run on the blocking
 /// thread pool, one at a time and in order, while the connection task receives (and, for `PUT`,
 /// encrypts) the next batch: receiving, encrypting and writing overlap, and memory stays at a few
 /// batches whatever the upload's size or the sizes of the pieces it arrives in.
@@ -23,7 +23,8 @@ final class SubmissionSink {
     private let file: FileState
     private let spool: Spool
     private let threadPool: NIOThreadPool
-    private let eventLoop: any EventLoop
+    /// The event loop of the connection the upload arrives on.
+    let eventLoop: any EventLoop
     /// The batch being filled.
     private var filling = Batch()
     /// Batches handed to the pool, oldest first, each with the write that ends with it (each
@@ -97,19 +98,21 @@ final class SubmissionSink {
         }
     }
 
-    /// Creates the temporary file (on the pool), after checking that the spool's file system
-    /// would keep `reserve` bytes free once this upload's `expectedBytes` are written. Uploads
-    /// in progress are not counted here (a few declared-huge, trickling uploads must not lock
-    /// others out); ``checkFreeSpace(reserve:)`` checks the reserve again as the upload grows.
-    static func create(id: SubmissionID, expectedBytes: UInt64, reserve: UInt64, spool: Spool,
-                       threadPool: NIOThreadPool, eventLoop: any EventLoop) async throws -> SubmissionSink {
-        let file = try await threadPool.runIfActive(eventLoop: eventLoop) { () throws -> SpoolFile in
-            let available = try spool.availableBytes()
-            let needed = expectedBytes.addingReportingOverflow(reserve)
-            guard !needed.overflow, available >= needed.partialValue else { throw DiskReserveExceeded() }
-            return try spool.createTemporaryFile(for: id)
-        }.get()
+    /// Creates the upload's temporary file (on the pool).
+    static func create(id: SubmissionID, spool: Spool, threadPool: NIOThreadPool, eventLoop: any EventLoop) async throws -> SubmissionSink {
+        let file = try await threadPool.runIfActive(eventLoop: eventLoop) { try spool.createTemporaryFile(for: id) }.get()
         return SubmissionSink(id: id, file: FileState(file: file), spool: spool, threadPool: threadPool, eventLoop: eventLoop)
+    }
+
+    /// Continues a kept upload's file, opened again by ``SealDropStore/Spool/reopen(_:)`` and
+    /// cut back to its `durableBytes`.
+    static func resume(file: SpoolFile, durableBytes: UInt64, spool: Spool, threadPool: NIOThreadPool,
+                       eventLoop: any EventLoop) -> SubmissionSink {
+        let state = FileState(file: file)
+        state.offset = Int64(durableBytes)
+        let sink = SubmissionSink(id: file.id, file: state, spool: spool, threadPool: threadPool, eventLoop: eventLoop)
+        sink.producedBytes = durableBytes
+        return sink
     }
 
     private init(id: SubmissionID, file: FileState, spool: Spool, threadPool: NIOThreadPool, eventLoop: any EventLoop) {
@@ -148,12 +151,10 @@ final class SubmissionSink {
         if filling.count >= batchBytes { try await startWrite() }
     }
 
-    /// Throws ``DiskReserveExceeded`` if the spool's file system has fewer than `reserve` bytes
-    /// free (checked on the pool).
-    func checkFreeSpace(reserve: UInt64) async throws {
+    /// Bytes and inodes still free on the spool's file system (read on the pool).
+    func available() async throws -> (bytes: UInt64, inodes: UInt64) {
         let spool = self.spool
-        let available = try await threadPool.runIfActive(eventLoop: eventLoop) { try spool.availableBytes() }.get()
-        guard available >= reserve else { throw DiskReserveExceeded() }
+        return try await threadPool.runIfActive(eventLoop: eventLoop) { try spool.available() }.get()
     }
 
     /// Waits until every write in progress is done.
@@ -212,20 +213,43 @@ final class SubmissionSink {
         }.get()
     }
 
+    /// Writes everything queued and keeps the file to be resumed (``SealDropStore/Spool/keep(_:durableBytes:dayOf:)``):
+    /// the first `durableBytes` bytes (at most what was written) are recorded as durable, after
+    /// the file's `fsync`. The file is closed.
+    func keep(durableBytes: UInt64, dayOf date: Date) async throws {
+        try await startWrite()
+        try await waitForWrite()
+        let file = self.file, spool = self.spool
+        try await threadPool.runIfActive(eventLoop: eventLoop) {
+            file.closed = true
+            defer { file.file.close() }
+            _ = try spool.keep(file.file, durableBytes: min(durableBytes, UInt64(file.offset)), dayOf: date)
+        }.get()
+    }
+
     /// Waits for the write in progress, closes the file if it is still open and removes it.
     func abandon() async {
         for (_, written) in inFlight { _ = try? await written.get() }
         inFlight = []
-        let file = self.file, spool = self.spool, id = self.id
+        let file = self.file, spool = self.spool
         _ = try? await threadPool.runIfActive(eventLoop: eventLoop) {
             if !file.closed { file.file.close() }
-            spool.discard(id)
+            spool.discard(file.file)
+        }.get()
+    }
+
+    /// Closes the file without removing it (after ``keep(durableBytes:dayOf:)``, or for a kept
+    /// upload abandoned by its connection, which stays kept).
+    func close() async {
+        for (_, written) in inFlight { _ = try? await written.get() }
+        inFlight = []
+        let file = self.file
+        _ = try? await threadPool.runIfActive(eventLoop: eventLoop) {
+            if !file.closed { file.file.close() }
+            file.closed = true
         }.get()
     }
 }
-
-/// The upload would leave less than the free-disk reserve.
-struct DiskReserveExceeded: Error {}
 
 /// Lets a non-Sendable value cross into a thread-pool closure when the caller guarantees that
 /// only one thread uses it at a time (the caller awaits the closure before touching it again).

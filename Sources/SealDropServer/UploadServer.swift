@@ -44,12 +44,9 @@ public final class UploadServer: Service, Sendable {
         threadPool: NIOThreadPool = .singleton,
         makeSubmissionID: @escaping @Sendable () -> SubmissionID = { SubmissionID.random() }
     ) async throws -> UploadServer {
-        let inboxBytes = try await threadPool.runIfActive { try spool.inboxByteCount() }
-        let handler = RequestHandler(
-            spool: spool, space: SpaceAccount(quota: limits.spoolQuotaBytes, inboxBytes: inboxBytes),
-            recipients: recipients, limits: limits, threadPool: threadPool, logger: logger,
-            makeSubmissionID: makeSubmissionID
-        )
+        let pipeline = try await UploadPipeline.open(spool: spool, recipients: recipients, limits: limits, logger: logger,
+                                                     threadPool: threadPool, makeSubmissionID: makeSubmissionID)
+        let handler = RequestHandler(pipeline: pipeline, limits: limits, logger: logger)
         let channel = try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

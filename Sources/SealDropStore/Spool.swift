@@ -14,6 +14,10 @@ import Darwin
 /// 3. ``commit(_:dayOf:)``: rename into `inbox/<id>.sealdrop` without replacing anything, then
 ///    `fsync` the inbox folder; or ``discard(_:)`` to remove the temporary file.
 ///
+/// An upload may instead be kept, to be resumed later: ``keep(_:durableBytes:dayOf:)`` syncs it,
+/// moves it to `partial/` and records how many of its bytes are durable; ``reopen(_:)`` opens it
+/// again, cut back to that many bytes.
+///
 /// Every method blocks in system calls: call them from a thread meant for blocking work. All
 /// paths are resolved relative to the folders' descriptors, so swapping `tmp` or `inbox` for a
 /// symbolic link after start-up has no effect.
@@ -22,6 +26,7 @@ public final class Spool: Sendable {
     public let rootPath: String
     private let rootFD: Int32
     private let tempFD: Int32
+    private let partialFD: Int32
     private let inboxFD: Int32
 
     /// Opens and checks a spool root, creating its `tmp` and `inbox` folders (mode 0700) if
@@ -61,24 +66,33 @@ public final class Spool: Sendable {
             systemClose(rootFD)
             throw error
         }
-        let inboxFD: Int32
-        do { inboxFD = try openSubfolder(SpoolLayout.inboxFolderName, in: rootFD, root: root) } catch {
+        let partialFD: Int32
+        do { partialFD = try openSubfolder(SpoolLayout.partialFolderName, in: rootFD, root: root) } catch {
             systemClose(tempFD)
             systemClose(rootFD)
             throw error
         }
-        return Spool(rootPath: root, rootFD: rootFD, tempFD: tempFD, inboxFD: inboxFD)
+        let inboxFD: Int32
+        do { inboxFD = try openSubfolder(SpoolLayout.inboxFolderName, in: rootFD, root: root) } catch {
+            systemClose(partialFD)
+            systemClose(tempFD)
+            systemClose(rootFD)
+            throw error
+        }
+        return Spool(rootPath: root, rootFD: rootFD, tempFD: tempFD, partialFD: partialFD, inboxFD: inboxFD)
     }
 
-    private init(rootPath: String, rootFD: Int32, tempFD: Int32, inboxFD: Int32) {
+    private init(rootPath: String, rootFD: Int32, tempFD: Int32, partialFD: Int32, inboxFD: Int32) {
         self.rootPath = rootPath
         self.rootFD = rootFD
         self.tempFD = tempFD
+        self.partialFD = partialFD
         self.inboxFD = inboxFD
     }
 
     deinit {
         systemClose(inboxFD)
+        systemClose(partialFD)
         systemClose(tempFD)
         systemClose(rootFD)  // releases the lock
     }
@@ -87,6 +101,8 @@ public final class Spool: Sendable {
     public var tempPath: String { (rootPath as NSString).appendingPathComponent(SpoolLayout.tempFolderName) }
     /// The path of `inbox` (for messages and tests).
     public var inboxPath: String { (rootPath as NSString).appendingPathComponent(SpoolLayout.inboxFolderName) }
+    /// The path of `partial` (for messages and tests).
+    public var partialPath: String { (rootPath as NSString).appendingPathComponent(SpoolLayout.partialFolderName) }
 
     /// Checks an open folder (see ``checkFolder(_:path:)``); closes `fd` if it fails.
     private static func checkOpenFolder(_ fd: Int32, path: String) throws(SpoolError) {
@@ -140,23 +156,53 @@ public final class Spool: Sendable {
         return removed
     }
 
-    /// The total size in bytes of the submissions in `inbox` (what the spool quota counts).
-    public func inboxByteCount() throws(SpoolError) -> UInt64 {
+    /// Cuts every kept upload back to the bytes its offset record says are durable (a crash may
+    /// have left more, never synced), and removes a kept file without a record and anything else
+    /// in `partial/`. Returns how many uploads are kept.
+    @discardableResult
+    public func recoverKeptUploads() throws(SpoolError) -> Int {
+        var kept = 0
+        for (name, type) in try entries(of: partialFD, path: partialPath) where type != UInt8(DT_DIR) {
+            let isUpload = name.hasSuffix("." + SpoolLayout.partialExtension)
+            let isRecord = name.hasSuffix("." + SpoolLayout.offsetExtension)
+            if isUpload, let id = SubmissionID(String(name.dropLast(SpoolLayout.partialExtension.count + 1))),
+               let (file, _) = try? reopen(id) {
+                file.close()
+                kept += 1
+                continue
+            }
+            if isRecord, let id = SubmissionID(String(name.dropLast(SpoolLayout.offsetExtension.count + 1))),
+               faccessat(partialFD, Self.temporaryName(id), F_OK, AT_SYMLINK_NOFOLLOW) == 0 {
+                continue
+            }
+            unlinkat(partialFD, name, 0)
+        }
+        fsync(partialFD)
+        return kept
+    }
+
+    /// What the submissions in `inbox` and the uploads kept in `partial` cost against the
+    /// spool quota: `charge` of each file's size, summed.
+    public func storedCharge(_ charge: (UInt64) -> UInt64) throws(SpoolError) -> UInt64 {
         var total: UInt64 = 0
-        for (name, _) in try entries(of: inboxFD, path: inboxPath) where name.hasSuffix("." + SpoolLayout.submissionExtension) {
-            var info = stat()
-            if fstatat(inboxFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0, UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG) {
-                total += UInt64(max(0, info.st_size))
+        let folders = [(inboxFD, inboxPath, SpoolLayout.submissionExtension), (partialFD, partialPath, SpoolLayout.partialExtension)]
+        for (folderFD, path, ending) in folders {
+            for (name, _) in try entries(of: folderFD, path: path) where name.hasSuffix("." + ending) {
+                var info = stat()
+                if fstatat(folderFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0, UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG) {
+                    total += charge(UInt64(max(0, info.st_size)))
+                }
             }
         }
         return total
     }
 
-    /// Bytes an unprivileged process may still write on the spool's file system (`statvfs`).
-    public func availableBytes() throws(SpoolError) -> UInt64 {
+    /// Bytes and inodes an unprivileged process may still use on the spool's file system
+    /// (`statvfs`: `f_bavail` blocks, `f_favail` inodes).
+    public func available() throws(SpoolError) -> (bytes: UInt64, inodes: UInt64) {
         var info = statvfs()
         guard fstatvfs(tempFD, &info) == 0 else { throw .system(operation: "statvfs", path: tempPath, errno: errno) }
-        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
+        return (UInt64(info.f_bavail) * UInt64(info.f_frsize), UInt64(info.f_favail))
     }
 
     /// The names and types of a folder's entries, without `.` and `..`.
@@ -194,7 +240,7 @@ public final class Spool: Sendable {
             unlinkat(tempFD, name, 0)
             throw .system(operation: "chmod", path: temporaryPath(id), errno: code)
         }
-        return SpoolFile(id: id, fd: fd, path: temporaryPath(id))
+        return SpoolFile(id: id, fd: fd, path: temporaryPath(id), kept: false)
     }
 
     /// Moves a finished temporary file into the inbox as `inbox/<id>.sealdrop`, refusing to
@@ -203,23 +249,122 @@ public final class Spool: Sendable {
     /// folder. If that `fsync` fails the new inbox entry is removed again and the error thrown:
     /// a submission is either durable or gone.
     public func commit(_ file: SpoolFile, dayOf date: Date) throws(SpoolError) {
+        let fromFD = file.kept ? partialFD : tempFD
         let from = Self.temporaryName(file.id)
         let to = file.id.fileName
         let target = (inboxPath as NSString).appendingPathComponent(to)
-        try renameNoReplace(from: from, to: to, target: target)
+        try renameNoReplace(from: from, in: fromFD, to: to, in: inboxFD, target: target)
         var times = Self.dayTimes(date)
         _ = futimens(inboxFD, &times)
-        _ = futimens(tempFD, &times)
+        _ = futimens(fromFD, &times)
         guard fsync(inboxFD) == 0 else {
             let code = errno
             unlinkat(inboxFD, to, 0)
             throw .system(operation: "fsync", path: inboxPath, errno: code)
         }
+        if file.kept {
+            unlinkat(partialFD, Self.offsetName(file.id), 0)
+            fsync(partialFD)
+        }
     }
 
-    /// Removes a submission's temporary file (after ``SpoolFile/close()`` or a failed finish).
-    public func discard(_ id: SubmissionID) {
-        unlinkat(tempFD, Self.temporaryName(id), 0)
+    /// Removes a submission's temporary file (after ``SpoolFile/close()`` or a failed finish),
+    /// or a kept one and its offset record.
+    public func discard(_ file: SpoolFile) {
+        if file.kept {
+            unlinkat(partialFD, Self.temporaryName(file.id), 0)
+            unlinkat(partialFD, Self.offsetName(file.id), 0)
+        } else {
+            unlinkat(tempFD, Self.temporaryName(file.id), 0)
+        }
+    }
+
+    // MARK: Kept uploads
+
+    /// Keeps an upload to be resumed: `fsync`s its file (whose first `durableBytes` bytes are
+    /// the upload's), sets its times to the day of `date`, moves it to `partial/` if it is still
+    /// in `tmp`, and records `durableBytes` in `partial/<id>.offset` (written, synced and renamed
+    /// into place, the folder synced): the record never claims bytes that are not on the disk.
+    public func keep(_ file: SpoolFile, durableBytes: UInt64, dayOf date: Date) throws(SpoolError) -> SpoolFile {
+        var times = Self.dayTimes(date)
+        _ = futimens(file.fd, &times)
+        guard fsync(file.fd) == 0 else { throw .system(operation: "fsync", path: file.path, errno: errno) }
+        var kept = file
+        if !file.kept {
+            let name = Self.temporaryName(file.id)
+            try renameNoReplace(from: name, in: tempFD, to: name, in: partialFD, target: partialPath(file.id))
+            guard fsync(partialFD) == 0 else { throw .system(operation: "fsync", path: partialPath, errno: errno) }
+            fsync(tempFD)
+            kept = SpoolFile(id: file.id, fd: file.fd, path: partialPath(file.id), kept: true)
+        }
+        try writeOffset(durableBytes, of: file.id)
+        return kept
+    }
+
+    /// Opens a kept upload again, cut back to the bytes its offset record says are durable.
+    /// Returns the open file and that offset. Throws `ENOENT` (as ``SpoolError/system(operation:path:errno:)``)
+    /// when no such upload is kept.
+    public func reopen(_ id: SubmissionID) throws(SpoolError) -> (file: SpoolFile, durableBytes: UInt64) {
+        let offset = try readOffset(of: id)
+        let fd = openat(partialFD, Self.temporaryName(id), O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw .system(operation: "open", path: partialPath(id), errno: errno) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG), UInt64(info.st_size) >= offset else {
+            let code = errno == 0 ? EIO : errno
+            systemClose(fd)
+            throw .system(operation: "reopen", path: partialPath(id), errno: code)
+        }
+        guard ftruncate(fd, off_t(offset)) == 0, fsync(fd) == 0 else {
+            let code = errno
+            systemClose(fd)
+            throw .system(operation: "truncate", path: partialPath(id), errno: code)
+        }
+        return (SpoolFile(id: id, fd: fd, path: partialPath(id), kept: true), offset)
+    }
+
+    /// The IDs of the uploads kept in `partial/`.
+    public func keptUploads() throws(SpoolError) -> [SubmissionID] {
+        try entries(of: partialFD, path: partialPath).compactMap { name, _ in
+            name.hasSuffix("." + SpoolLayout.partialExtension) ? SubmissionID(String(name.dropLast(SpoolLayout.partialExtension.count + 1))) : nil
+        }
+    }
+
+    private func partialPath(_ id: SubmissionID) -> String {
+        (partialPath as NSString).appendingPathComponent(Self.temporaryName(id))
+    }
+
+    static func offsetName(_ id: SubmissionID) -> String { "\(id.text).\(SpoolLayout.offsetExtension)" }
+
+    private func writeOffset(_ offset: UInt64, of id: SubmissionID) throws(SpoolError) {
+        let name = Self.offsetName(id), scratch = Self.offsetName(id) + ".new"
+        let path = (partialPath as NSString).appendingPathComponent(name)
+        unlinkat(partialFD, scratch, 0)
+        let fd = openat(partialFD, scratch, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .system(operation: "create", path: path, errno: errno) }
+        let text = Array("\(offset)\n".utf8)
+        let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let synced = written == text.count && fsync(fd) == 0
+        let code = errno
+        systemClose(fd)
+        guard synced else {
+            unlinkat(partialFD, scratch, 0)
+            throw .system(operation: "write", path: path, errno: code == 0 ? EIO : code)
+        }
+        guard renameat(partialFD, scratch, partialFD, name) == 0 else { throw .system(operation: "rename", path: path, errno: errno) }
+        guard fsync(partialFD) == 0 else { throw .system(operation: "fsync", path: partialPath, errno: errno) }
+    }
+
+    private func readOffset(of id: SubmissionID) throws(SpoolError) -> UInt64 {
+        let path = (partialPath as NSString).appendingPathComponent(Self.offsetName(id))
+        let fd = openat(partialFD, Self.offsetName(id), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw .system(operation: "open", path: path, errno: errno) }
+        defer { systemClose(fd) }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0, let offset = UInt64(String(decoding: buffer[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw .system(operation: "read", path: path, errno: EIO)
+        }
+        return offset
     }
 
     /// The path of a submission's temporary file.
@@ -237,15 +382,15 @@ public final class Spool: Sendable {
     }
 
     /// `renameat2(RENAME_NOREPLACE)`; where the kernel or file system lacks it, `linkat` (which
-    /// never replaces either) followed by `unlinkat` of the temporary name.
-    private func renameNoReplace(from: String, to: String, target: String) throws(SpoolError) {
+    /// never replaces either) followed by `unlinkat` of the old name.
+    private func renameNoReplace(from: String, in fromFD: Int32, to: String, in toFD: Int32, target: String) throws(SpoolError) {
         if let rename = renameat2Function {
-            if rename(tempFD, from, inboxFD, to, 1 /* RENAME_NOREPLACE */) == 0 { return }
+            if rename(fromFD, from, toFD, to, 1 /* RENAME_NOREPLACE */) == 0 { return }
             let code = errno
             guard code == ENOSYS || code == EINVAL else { throw .system(operation: "rename", path: target, errno: code) }
         }
-        guard linkat(tempFD, from, inboxFD, to, 0) == 0 else { throw .system(operation: "link", path: target, errno: errno) }
-        unlinkat(tempFD, from, 0)
+        guard linkat(fromFD, from, toFD, to, 0) == 0 else { throw .system(operation: "link", path: target, errno: errno) }
+        unlinkat(fromFD, from, 0)
     }
 }
 
@@ -255,6 +400,8 @@ public struct SpoolFile: Sendable {
     public let id: SubmissionID
     let fd: Int32
     let path: String
+    /// Whether it is kept in `partial/` (to be resumed) rather than in `tmp`.
+    public let kept: Bool
 
     /// Writes all of `bytes` at `offset` (`pwrite`, retried on short writes and `EINTR`).
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(SpoolError) {
@@ -293,8 +440,13 @@ public struct SpoolFile: Sendable {
         }
     }
 
-    /// Closes the descriptor without syncing (before ``Spool/discard(_:)``).
+    /// Closes the descriptor without syncing (before ``Spool/discard(_:)``, or once kept).
     public func close() {
         systemClose(fd)
+    }
+
+    /// `fsync`s the file without closing it.
+    public func sync() throws(SpoolError) {
+        guard fsync(fd) == 0 else { throw .system(operation: "fsync", path: path, errno: errno) }
     }
 }

@@ -4,8 +4,10 @@ import Foundation
 /// The spool's folders and file names, shared by the daemon (which writes) and the keyholder
 /// (which reads a copy):
 ///
-///     <spool>/tmp/<id>.partial    an upload in progress; swept at daemon start-up
-///     <spool>/inbox/<id>.sealdrop a complete, durable submission
+///     <spool>/tmp/<id>.partial     an upload in progress; swept at daemon start-up
+///     <spool>/partial/<id>.partial an upload kept to be resumed; cut back at start-up to
+///     <spool>/partial/<id>.offset  the byte count its data was last synced at (the offset record)
+///     <spool>/inbox/<id>.sealdrop  a complete, durable submission
 ///
 /// Folders are 0700 and files 0600. Nothing in a name comes from the source.
 public enum SpoolLayout {
@@ -13,6 +15,10 @@ public enum SpoolLayout {
     public static let inboxFolderName = "inbox"
     /// The folder of uploads in progress, inside the spool root. Readers never look inside.
     public static let tempFolderName = "tmp"
+    /// The folder of uploads kept to be resumed, inside the spool root. Readers never look inside.
+    public static let partialFolderName = "partial"
+    /// The extension of a kept upload's offset record.
+    public static let offsetExtension = "offset"
     /// The extension of a complete submission.
     public static let submissionExtension = "sealdrop"
     /// The extension of an upload in progress.

@@ -139,8 +139,9 @@ struct ProtocolTests {
             // An honest 10 MiB upload still goes through.
             let reply = try await drop.put(content(21, size: 10 << 20))
             #expect(receipt(reply) != nil, "\(reply)")
-            // An upload larger than the whole quota is refused at once.
-            let tooBig = try await exchange(port: drop.port, Array("SEALDROP/1 PUT \(quota + 1)\n\n".utf8), halfClose: false)
+            // An upload larger than the whole quota is refused once its bytes do not fit, not
+            // before: a declared length is never compared with the quota.
+            let tooBig = try await exchange(port: drop.port, Array("SEALDROP/1 PUT \(quota + 1)\n\n".utf8) + content(22, size: Int(quota) + 1))
             #expect(errorCode(tooBig) == "quota", "\(tooBig)")
             withExtendedLifetime(stalled) {}
         }

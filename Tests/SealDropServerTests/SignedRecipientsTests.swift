@@ -105,7 +105,7 @@ struct SignedRecipientsTests {
         #expect(info.st_mode & 0o777 == 0o600)
         #expect(UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG))
         #expect(try newsroom.recordedSerial() == 7)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: newsroom.spool.path).sorted() == ["inbox", "recipients-serial", "tmp"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: newsroom.spool.path).sorted() == ["inbox", "partial", "recipients-serial", "tmp"])
         daemon.signal(SIGTERM)
         #expect(await daemon.waitForExit() == 0)
     }
@@ -282,7 +282,7 @@ struct SignedRecipientsTests {
         #expect(status == 1, "\(stderr)")
         #expect(stderr.contains("sealdropd: error: cannot record the accepted recipients serial"), "\(stderr)")
         #expect(stderr.contains("Input/output error"), "\(stderr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: newsroom.spool.path).sorted() == ["inbox", "tmp"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: newsroom.spool.path).sorted() == ["inbox", "partial", "tmp"])
 
         // Serial 1 recorded by a normal start; then, under strace, serial 1 needs no record, serial 2 cannot get one.
         let normal = try DaemonProcess(newsroom.arguments())
@@ -298,7 +298,7 @@ struct SignedRecipientsTests {
         #expect(try await fetchKeysDocument(port: port) == Array(first.text.utf8))
         try await expectSealed(to: [a], port: port, spool: newsroom.spool, not: [b])
         #expect(try newsroom.recordedSerial() == 1)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: newsroom.spool.path).sorted() == ["inbox", "recipients-serial", "tmp"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: newsroom.spool.path).sorted() == ["inbox", "partial", "recipients-serial", "tmp"])
         kill(daemon.daemonPID, SIGTERM)
         #expect(await daemon.waitForExit() == 0)
     }

@@ -1,0 +1,137 @@
+import Foundation
+public import Logging
+public import NIOCore
+public import NIOPosix
+import SealDropFormat
+import SealDropKeys
+public import SealDropStore
+
+/// What an upload carries.
+public enum UploadContent: Sendable, Equatable {
+    /// Plaintext the daemon seals as it arrives, with what the source said about it.
+    case plaintext(name: String?, mediaType: String?, message: String?)
+    /// An envelope the source sealed on their own machine, stored as it arrives.
+    case sealed
+}
+
+/// The one way into the spool, for every front door (the TCP protocol today; resumable uploads
+/// and the web page next). A front door begins an upload, appends the bytes as they arrive, and
+/// commits it (the receipt only once it is durable) or aborts it; a sealed upload may be kept
+/// and later reopened at its durable offset. Everything that protects the drop lives here, so
+/// no front door can forget it:
+///
+/// - **Limits.** Only the fixed maximum body size is checked against a declared length; the
+///   quota and the free-space reserve are charged as bytes arrive (``SpaceAccount``), so no reply
+///   tells a client how much room is left to within a size it merely declared.
+/// - **Inodes.** A new upload needs the free-inode reserve intact, and every stored file costs
+///   at least the blocks of an empty submission plus one for its inode.
+/// - **Speed.** Large uploads move to a ``FastLanes`` lane (bigger batches and reservation steps);
+///   the ``Upload`` owns its lane and tells its front door to read more at a time.
+/// - **Durability.** ``Upload/commit()`` writes, syncs, renames into the inbox and syncs the
+///   inbox before it returns the receipt.
+public final class UploadPipeline: Sendable {
+    let spool: Spool
+    let space: SpaceAccount
+    let recipients: RecipientStore
+    let limits: ServerLimits
+    let threadPool: NIOThreadPool
+    let logger: Logger
+    let makeSubmissionID: @Sendable () -> SubmissionID
+    let fastLanes = FastLanes()
+
+    /// A pipeline into `spool`, counting what the spool already holds against the quota.
+    public static func open(spool: Spool, recipients: RecipientStore, limits: ServerLimits, logger: Logger,
+                            threadPool: NIOThreadPool = .singleton,
+                            makeSubmissionID: @escaping @Sendable () -> SubmissionID = { SubmissionID.random() }) async throws -> UploadPipeline {
+        let stored = try await threadPool.runIfActive { try spool.storedCharge(SpaceAccount.charge(forFileBytes:)) }
+        return UploadPipeline(spool: spool, space: SpaceAccount(quota: limits.spoolQuotaBytes, storedBytes: stored),
+                              recipients: recipients, limits: limits, threadPool: threadPool, logger: logger,
+                              makeSubmissionID: makeSubmissionID)
+    }
+
+    private init(spool: Spool, space: SpaceAccount, recipients: RecipientStore, limits: ServerLimits, threadPool: NIOThreadPool,
+                 logger: Logger, makeSubmissionID: @escaping @Sendable () -> SubmissionID) {
+        self.spool = spool
+        self.space = space
+        self.recipients = recipients
+        self.limits = limits
+        self.threadPool = threadPool
+        self.logger = logger
+        self.makeSubmissionID = makeSubmissionID
+    }
+
+    /// Bytes the quota counts as used now (stored and reserved).
+    public var quotaUsedBytes: UInt64 { space.usedBytes }
+
+    /// Begins an upload of `content`, of exactly `length` bytes, or of a length not known in
+    /// advance (nil: a multipart form cannot know it). Throws ``UploadRefusal`` (untyped, see
+    /// ``SpaceAccount``): `tooLarge` for a length over the maximum body size, `metadataTooLarge`,
+    /// `quota` when the spool cannot take even an empty file, `diskFull` when the free-space or
+    /// free-inode reserve is already used up.
+    public func begin(_ content: UploadContent, length: UInt64?, eventLoop: any EventLoop) async throws -> Upload {
+        if let length, length > limits.maxBodyBytes { throw UploadRefusal.tooLarge }
+        var writer: EnvelopeWriter?
+        if case .plaintext(let name, let mediaType, let message) = content {
+            if let length, length > Layout.maxContentLength { throw UploadRefusal.tooLarge }
+            let metadata = Metadata(name: name, mediaType: mediaType, size: length, time: Date(), message: message, sealedBy: .server)
+            do { writer = try EnvelopeWriter(recipients: recipients.current, metadata: metadata) } catch .metadataTooLarge {
+                throw UploadRefusal.metadataTooLarge
+            } catch {
+                logger.error("sealing an upload failed", metadata: ["error": "\(error)"])
+                throw UploadRefusal.serverError
+            }
+        }
+        let reservation = try await space.open(spool: spool, threadPool: threadPool)
+        let sink: SubmissionSink
+        do {
+            let spool = self.spool, reserve = (limits.freeDiskReserveBytes, limits.freeInodeReserve)
+            let free = try await threadPool.runIfActive(eventLoop: eventLoop) { try spool.available() }.get()
+            guard free.bytes >= reserve.0, free.inodes > reserve.1 else { throw UploadRefusal.diskFull }
+            sink = try await SubmissionSink.create(id: makeSubmissionID(), spool: spool, threadPool: threadPool, eventLoop: eventLoop)
+        } catch {
+            throw refusal(for: error)
+        }
+        let upload = Upload(pipeline: self, sink: sink, reservation: reservation, writer: writer, keys: recipients.current, length: length)
+        if let writer { writer.prefix.withUnsafeBytes { sink.append($0) } }
+        return upload
+    }
+
+    /// Opens a kept sealed upload again at its durable offset (``Upload/durableBytes``), cut
+    /// back to it. Throws ``UploadRefusal/unknownUpload`` when no upload is kept under `id`.
+    public func reopen(_ id: SubmissionID, length: UInt64?, eventLoop: any EventLoop) async throws -> Upload {
+        let spool = self.spool
+        let reopened: (file: SpoolFile, durableBytes: UInt64)
+        do {
+            reopened = try await threadPool.runIfActive(eventLoop: eventLoop) { try spool.reopen(id) }.get()
+        } catch let error as SpoolError where error.errno == ENOENT {
+            throw UploadRefusal.unknownUpload
+        } catch {
+            throw refusal(for: error)
+        }
+        let sink = SubmissionSink.resume(file: reopened.file, durableBytes: reopened.durableBytes, spool: spool,
+                                         threadPool: threadPool, eventLoop: eventLoop)
+        let reservation = space.resume(durableBytes: reopened.durableBytes)
+        return Upload(pipeline: self, sink: sink, reservation: reservation, writer: nil, keys: recipients.current,
+                      length: length, resumedAt: reopened.durableBytes)
+    }
+
+    /// The refusal that stands for an error met while storing: a full disk, a pool that has
+    /// stopped (the daemon is stopping), or a failure the client cannot act on (logged).
+    func refusal(for error: any Error) -> UploadRefusal {
+        switch error {
+        case let refusal as UploadRefusal:
+            return refusal
+        case let error as SpoolError where error.isOutOfSpace:
+            logger.warning("the spool's disk is full", metadata: ["error": "\(error)"])
+            return .diskFull
+        case let error as SpoolError:
+            logger.error("storing an upload failed", metadata: ["error": "\(error)"])
+            return .serverError
+        case is CancellationError, is NIOThreadPoolError.ThreadPoolInactive:
+            return .shuttingDown
+        default:
+            logger.error("storing an upload failed", metadata: ["error.type": "\(type(of: error))"])
+            return .serverError
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import SealDropWire
+
+/// Why the upload pipeline refused or ended an upload, whatever front door it came through.
+/// Each front door turns these into its own words in one place (``SealDropWire/ProtocolError``
+/// for the TCP protocol: ``SealDropWire/ProtocolError/init(refusal:)``).
+public enum UploadRefusal: Error, Equatable, Sendable {
+    /// More than the daemon's maximum body size, or than the declared length.
+    case tooLarge
+    /// The spool quota would be exceeded.
+    case quota
+    /// The spool's file system would keep less than its free-space or free-inode reserve.
+    case diskFull
+    /// Name, type and message together do not fit the metadata chunk.
+    case metadataTooLarge
+    /// A sealed upload that is not an envelope, or whose length cannot be one.
+    case badEnvelope(String)
+    /// A sealed upload sealed to none of the keys in force.
+    case notAddressed
+    /// Fewer bytes arrived than the length declared.
+    case truncated
+    /// No upload is kept under that ID (a resumable front door asked to reopen it).
+    case unknownUpload
+    /// A plaintext upload cannot be kept and resumed: the sealing state lives only in memory.
+    case notResumable
+    /// The daemon is shutting down; the upload was discarded.
+    case shuttingDown
+    /// Storing failed for a reason the client cannot act on (logged).
+    case serverError
+}
+
+extension ProtocolError {
+    /// The TCP protocol's refusal for an upload the pipeline refused: the one mapping from
+    /// pipeline refusals to wire error codes.
+    init(refusal: UploadRefusal) {
+        switch refusal {
+        case .tooLarge: self.init(.tooLarge)
+        case .quota: self.init(.quota)
+        case .diskFull: self.init(.diskFull)
+        case .metadataTooLarge: self.init(.badHeader, "Name, Type and Message together are too large")
+        case .badEnvelope(let why): self.init(.badEnvelope, why)
+        case .notAddressed: self.init(.notAddressed)
+        case .truncated: self.init(.truncated)
+        case .unknownUpload, .notResumable, .serverError: self.init(.serverError)
+        case .shuttingDown: self.init(.busy, "the server is shutting down; the upload was discarded, try again later")
+        }
+    }
+}
