@@ -2,9 +2,9 @@ import NIOCore
 import SealDropWire
 
 /// One accepted connection as the accept loop hands it to a connection task: the async channel
-/// of decoded request parts, and a handle on the pipeline's own handlers.
+/// of decoded request parts in and replies out, and a handle on the pipeline's own handlers.
 struct Connection: Sendable {
-    let channel: NIOAsyncChannel<RequestPart, Never>
+    let channel: NIOAsyncChannel<RequestPart, Reply>
     let control: ConnectionControl
 
     /// Builds a child channel's pipeline; runs on its event loop.
@@ -20,13 +20,20 @@ struct Connection: Sendable {
         let drain = DrainHandler()
         let connectionGuard = ConnectionGuard(limits: limits)
         let sync = channel.pipeline.syncOperations
+        // After the reply, reads and discards what the client still sends, so it reads the
+        // reply rather than a reset caused by closing a socket with unread data.
         try sync.addHandler(drain)
+        // Framing: request lines and lengths refused before they are buffered.
         try sync.addHandler(ByteToMessageHandler(RequestDecoder(limits: limits.wireLimits)))
+        // Replies on the wire.
+        try sync.addHandler(MessageToByteHandler(ReplyEncoder()))
+        // The header timeout, the idle timeout and the minimum rate, and bytes after the end.
         try sync.addHandler(connectionGuard)
-        // Low watermarks: at most a few received buffers wait for the connection task.
-        let asyncChannel = try NIOAsyncChannel<RequestPart, Never>(
+        // Low watermarks: at most a few received buffers wait for the connection task. Finishing
+        // the outbound writer half-closes the socket, so the client sees the end of the reply.
+        let asyncChannel = try NIOAsyncChannel<RequestPart, Reply>(
             wrappingChannelSynchronously: channel,
-            configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 4))
+            configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 4), isOutboundHalfClosureEnabled: true)
         )
         let control = ConnectionControl(
             eventLoop: channel.eventLoop,
@@ -34,6 +41,43 @@ struct Connection: Sendable {
             connectionGuard: NIOLoopBound(connectionGuard, eventLoop: channel.eventLoop)
         )
         return Connection(channel: asyncChannel, control: control)
+    }
+
+    /// Writes `reply` and half-closes, giving up (and closing the connection) if the reply
+    /// cannot be handed to the socket within `timeout`, as for a client that never reads.
+    /// Returns whether it was sent. The reply is written even when the connection's task was
+    /// cancelled (the grace period of a shutdown ran out): the client is told why.
+    func send(_ reply: Reply, through outbound: NIOAsyncChannelOutboundWriter<Reply>, timeout: Duration) async -> Bool {
+        await Task { await sendUncancelled(reply, through: outbound, timeout: timeout) }.value
+    }
+
+    private func sendUncancelled(_ reply: Reply, through outbound: NIOAsyncChannelOutboundWriter<Reply>, timeout: Duration) async -> Bool {
+        let sent = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                do {
+                    try await outbound.write(reply)
+                    outbound.finish()
+                    return true
+                } catch {
+                    return false
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if !sent { channel.channel.close(promise: nil) }
+        return sent
+    }
+
+    /// Reads larger pieces from now on (an upload in a fast lane). If the option cannot be set
+    /// (the connection is closing), reads simply stay small.
+    func readLargerPieces() async {
+        try? await channel.channel.setOption(.recvAllocator, value: FastLanes.fastReads).get()
     }
 }
 
@@ -51,23 +95,6 @@ struct ConnectionControl: Sendable {
     /// Stops the request timers (the server is about to reply).
     func stopTimers() {
         eventLoop.execute { connectionGuard.value.stop() }
-    }
-
-    /// Writes `reply`, closing the connection if it cannot be handed to the socket within
-    /// `timeout` (a client that never reads); then shuts the write side so the client sees the
-    /// end of the reply.
-    func send(_ reply: Reply, on channel: any Channel, timeout: TimeAmount) async {
-        var encoded = channel.allocator.buffer(capacity: 64)
-        reply.write(into: &encoded)
-        let buffer = encoded
-        let written = eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
-            let write = channel.writeAndFlush(buffer)
-            let deadline = eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
-            write.whenComplete { _ in deadline.cancel() }
-            return write
-        }
-        guard (try? await written.get()) != nil else { return }
-        try? await channel.close(mode: .output).get()
     }
 
     /// Reads and discards input until the client closes, `maxBytes` arrived, or `timeout`.

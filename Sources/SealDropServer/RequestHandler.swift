@@ -28,14 +28,13 @@ struct RequestHandler: Sendable {
     /// Serves the request on `connection`, replies, and closes it. Never throws: whatever goes
     /// wrong ends this connection only.
     func serve(_ connection: Connection) async {
-        let channel = connection.channel.channel
         do {
-            try await connection.channel.executeThenClose { inbound in
+            try await connection.channel.executeThenClose { inbound, outbound in
                 var parts = inbound.makeAsyncIterator()
                 let outcome = await respond(&parts, connection: connection)
                 connection.control.stopTimers()
-                await connection.control.send(outcome.reply, on: channel, timeout: TimeAmount(limits.writeTimeout))
-                if outcome.drain {
+                let sent = await connection.send(outcome.reply, through: outbound, timeout: limits.writeTimeout)
+                if sent, outcome.drain {
                     await connection.control.drainInput(timeout: TimeAmount(limits.drainTimeout), maxBytes: limits.drainMaxBytes)
                 }
             }
@@ -47,16 +46,22 @@ struct RequestHandler: Sendable {
     /// Refuses a connection over the limit with `ERR busy`, spending at most a second or two
     /// on it (the refusal slots are few, see `ConnectionTracker`).
     func refuseBusy(_ connection: Connection) async {
-        let channel = connection.channel.channel
         connection.control.stopTimers()
         do {
-            try await connection.channel.executeThenClose { _ in
-                await connection.control.send(Reply(ProtocolError(.busy)), on: channel, timeout: TimeAmount(min(limits.writeTimeout, .seconds(1))))
-                await connection.control.drainInput(timeout: TimeAmount(min(limits.drainTimeout, .seconds(1))), maxBytes: 64 * 1024)
+            try await connection.channel.executeThenClose { _, outbound in
+                if await connection.send(Reply(ProtocolError(.busy)), through: outbound, timeout: min(limits.writeTimeout, .seconds(1))) {
+                    await connection.control.drainInput(timeout: TimeAmount(min(limits.drainTimeout, .seconds(1))), maxBytes: 64 * 1024)
+                }
             }
         } catch {
             logger.trace("busy connection closed with an error", metadata: ["error.type": "\(type(of: error))"])
         }
+    }
+
+    /// Closes a connection that is not served (past every limit, or accepted as the server
+    /// stopped), through its async channel, at once.
+    func close(_ connection: Connection) async {
+        try? await connection.channel.executeThenClose { _, _ in }
     }
 
     private func respond(_ parts: inout Parts, connection: Connection) async -> Outcome {
@@ -129,8 +134,7 @@ struct RequestHandler: Sendable {
                     try await upload.append(buffer)
                     if upload.inFastLane && !fastReads {
                         fastReads = true
-                        // If the option cannot be set (the connection is closing), reads simply stay small.
-                        try? await connection.channel.channel.setOption(.recvAllocator, value: FastLanes.fastReads).get()
+                        await connection.readLargerPieces()
                     }
                 case .end?:
                     break receiving

@@ -175,7 +175,11 @@ final class Reservation: Sendable {
         account.release(bytes, stored: true)
     }
 
-    deinit {
-        if !settled.load(ordering: .relaxed) { account.release(bytes, stored: false) }
+    /// The upload was given up: its reserved bytes are free again.
+    func release() {
+        guard !settled.exchange(true, ordering: .relaxed) else { return }
+        account.release(bytes, stored: false)
     }
+
+    deinit { release() }
 }

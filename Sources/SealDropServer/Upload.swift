@@ -159,6 +159,7 @@ public final class Upload {
             try await pipeline.threadPool.runIfActive(eventLoop: sink.eventLoop) { try spool.commit(file, dayOf: Date()) }.get()
         } catch {
             await sink.abandon()
+            reservation.release()
             throw pipeline.refusal(for: error)
         }
         reservation.store()
@@ -181,6 +182,7 @@ public final class Upload {
             try await sink.keep(durableBytes: durable, dayOf: Date())
         } catch {
             await sink.abandon()
+            reservation.release()
             throw pipeline.refusal(for: error)
         }
         reservation.store()
@@ -194,5 +196,6 @@ public final class Upload {
         ended = true
         leaveLane()
         await sink.abandon()
+        reservation.release()
     }
 }

@@ -162,6 +162,7 @@ public final class Spool: Sendable {
     @discardableResult
     public func recoverKeptUploads() throws(SpoolError) -> Int {
         var kept = 0
+        var changed = false
         for (name, type) in try entries(of: partialFD, path: partialPath) where type != UInt8(DT_DIR) {
             let isUpload = name.hasSuffix("." + SpoolLayout.partialExtension)
             let isRecord = name.hasSuffix("." + SpoolLayout.offsetExtension)
@@ -176,8 +177,9 @@ public final class Spool: Sendable {
                 continue
             }
             unlinkat(partialFD, name, 0)
+            changed = true
         }
-        fsync(partialFD)
+        if changed { fsync(partialFD) }
         return kept
     }
 

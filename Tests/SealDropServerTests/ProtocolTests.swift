@@ -147,6 +147,44 @@ struct ProtocolTests {
         }
     }
 
+    /// What the daemon answers to `SEALED <length>` with a valid envelope header and nothing
+    /// more: whether it answers before the body (it must not), and its reply once the client
+    /// half-closes.
+    static func probe(port: Int, length: UInt64, header: [UInt8]) async throws -> (early: Bool, reply: String) {
+        try await blocking {
+            let socket = try TestSocket(port: port, timeout: 10)
+            try socket.send(Array("SEALDROP/1 SEALED \(length)\n\n".utf8) + header)
+            var poller = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
+            let early = poll(&poller, 1, 500) > 0
+            socket.shutdownWrite()
+            return (early, socket.readReply())
+        }
+    }
+
+    @Test("no oracle: a declared length just under and just over the free space, or the quota, gets the same reply before body bytes arrive")
+    func noSpaceOracle() async throws {
+        let spool = try SpoolFolder("oracle")
+        var info = statvfs()
+        #expect(statvfs(spool.path, &info) == 0)
+        let free = UInt64(info.f_bavail) * UInt64(info.f_frsize)
+        // The reserve leaves 64 MiB of the disk to uploads: 32 MiB fits, 256 MiB does not.
+        let limits = testLimits { $0.freeDiskReserveBytes = free - (64 << 20); $0.spoolQuotaBytes = 128 << 20 }
+        try await withDrop(limits: limits) { drop in
+            let envelope = try sealLocally(content(30, size: 100), to: [drop.recipient.publicKey])
+            let header = Array(envelope.prefix(Layout.headerByteCount(recipients: 1)))
+            var replies: [String] = []
+            // Under and over the free space; over the quota too.
+            for length: UInt64 in [32 << 20, 256 << 20, 1 << 30] {
+                let (early, reply) = try await Self.probe(port: drop.port, length: length, header: header)
+                #expect(!early, "a reply came before the body for \(length): \(reply)")
+                #expect(errorCode(reply) == "truncated", "\(length): \(reply)")
+                replies.append(reply)
+            }
+            #expect(Set(replies).count == 1, "\(replies)")
+            try await drop.expectNothingStoredAndStillServing()
+        }
+    }
+
     @Test("class 6: spool quota and free-disk reserve each have their own code")
     func quotaAndReserve() async throws {
         let quota: UInt64 = 300_000

@@ -58,12 +58,10 @@ struct StartupTests {
         _ = try await expectRefusal(["--spool", linked, "--recipient", key], mentions: "is not a folder")
     }
 
-    @Test("class 18: a spool the daemon's user cannot write, or that belongs to someone else (run as an unprivileged user)")
+    @Test("class 18: a spool the daemon's user cannot write, or that belongs to someone else (run as an unprivileged user)",
+          .enabled(if: Machine.hasUnprivilegedUser, "needs root, setpriv (util-linux) and the user sealdrop-test (Scripts/test creates it)"))
     func spoolPermissions() async throws {
-        guard let user = unprivilegedUser() else {
-            print("SKIPPED spool permission refusals: needs root, setpriv (util-linux) and the user sealdrop-test (Scripts/test creates it: useradd --system --no-create-home sealdrop-test)")
-            return
-        }
+        let user = try #require(unprivilegedUser())
         let key = Recipient().text
         let base = "/tmp/sealdropd-perm-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SealDropFormat
 import SealDropServer
 import SealDropStore
 import SealDropTestSupport
@@ -13,20 +14,14 @@ import Glibc
 /// uploads at once, planted links, and plaintext that must never reach the disk.
 @Suite("Storage")
 struct StorageTests {
-    /// A tmpfs of `mebibytes` (mode 0700) to be a spool, or nil (with the reason printed) when
-    /// not root.
-    static func mountSmallDisk(_ folder: TemporaryDirectory, mebibytes: Int = 4) throws -> String? {
-        guard geteuid() == 0 else {
-            print("SKIPPED the real full-disk cases: mounting a small tmpfs needs root (the strace ENOSPC case still runs)")
-            return nil
-        }
+    /// A tmpfs of `mebibytes` (mode 0700) to be a spool, with at most `inodes` inodes if given.
+    /// Tests that call it are enabled only where ``Machine/canMountTmpfs``.
+    static func mountSmallDisk(_ folder: TemporaryDirectory, mebibytes: Int = 4, inodes: Int? = nil) throws -> String {
         let mountPoint = folder.file("disk")
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
-        let result = try runProcess("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=\(mebibytes)m,mode=0700", "tmpfs", mountPoint])
-        guard result.status == 0 else {
-            print("SKIPPED the real full-disk cases: mount -t tmpfs failed: \(result.stderr)")
-            return nil
-        }
+        let options = "size=\(mebibytes)m,mode=0700" + (inodes.map { ",nr_inodes=\($0)" } ?? "")
+        let result = try runProcess("/usr/bin/mount", ["-t", "tmpfs", "-o", options, "tmpfs", mountPoint])
+        guard result.status == 0 else { throw TestSupportError.commandFailed("mount -t tmpfs failed: \(result.stderr)") }
         return mountPoint
     }
 
@@ -39,10 +34,11 @@ struct StorageTests {
     }
 
     @Test("class 14: disk full before and during an upload: ERR disk-full, nothing stored, service resumes when space frees",
+          .enabled(if: Machine.canMountTmpfs, "mounting a small tmpfs needs root (the strace ENOSPC case still runs)"),
           arguments: [DiskFullCase(diskMiB: 4, bodyBytes: 2_500_000), DiskFullCase(diskMiB: 24, bodyBytes: 16 << 20)])
     func diskFull(sizes: DiskFullCase) async throws {
         let folder = try TemporaryDirectory("sealdropd-disk-full")
-        guard let disk = try Self.mountSmallDisk(folder, mebibytes: sizes.diskMiB) else { return }
+        let disk = try Self.mountSmallDisk(folder, mebibytes: sizes.diskMiB)
         defer { _ = try? runProcess("/usr/bin/umount", ["-l", disk]) }
         let spool = disk + "/spool"
         try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
@@ -92,20 +88,62 @@ struct StorageTests {
         }
     }
 
-    /// Starts the real daemon under strace with one fault injected; checks the first upload fails
-    /// with `code`, leaves nothing behind, and the next one is stored.
-    func injected(_ injection: String, trace: String, code: String, size: Int = 300_000) async throws {
-        guard let reason = Self.straceUnavailable() else { return try await runInjected(injection, trace: trace, code: code, size: size) }
-        print("SKIPPED fault injection \(injection): \(reason)")
+    @Test("inode exhaustion: a flood of PUT 0 on a small file system stops at the quota with inodes to spare; once the flood is exported, uploads are stored again",
+          .enabled(if: Machine.canMountTmpfs, "mounting a small tmpfs needs root"))
+    func inodeFlood() async throws {
+        let folder = try TemporaryDirectory("sealdropd-inodes")
+        // 600 inodes: before each submission cost an inode, about 600 empty uploads took them all.
+        let disk = try Self.mountSmallDisk(folder, mebibytes: 64, inodes: 600)
+        defer { _ = try? runProcess("/usr/bin/umount", ["-l", disk]) }
+        let spool = disk + "/spool"
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        // An empty upload is charged its blocks and one for its inode: the quota holds 300 of them.
+        let empty = Layout.sealedByteCount(contentLength: 0, recipients: 1, metadataLength: 4096)
+        let perFile = (empty + 4095) / 4096 * 4096 + 4096
+        let limits = testLimits { $0.spoolQuotaBytes = 300 * perFile; $0.freeInodeReserve = 100 }
+        let recipient = Recipient()
+        let logger = Logger(label: "test")
+        let server = try await UploadServer.bind(
+            host: "127.0.0.1", port: 0, spool: try Daemon.openSpool(spool, logger: logger),
+            recipients: try RecipientStore(keyTexts: [recipient.text], filePath: nil), limits: limits, logger: logger
+        )
+        let port = server.localAddress.port!
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            var stored = 0
+            var last = ""
+            for _ in 0..<500 {
+                last = try await exchange(port: port, Array("SEALDROP/1 PUT 0\n\n".utf8))
+                guard receipt(last) != nil else { break }
+                stored += 1
+            }
+            #expect(stored == 300, "\(stored) stored")
+            #expect(errorCode(last) == "quota", "\(last)")
+            var info = statvfs()
+            #expect(statvfs(disk, &info) == 0)
+            #expect(info.f_favail > 200, "\(info.f_favail) inodes left")
+            // Other programs can still create files there.
+            #expect(FileManager.default.createFile(atPath: disk + "/another-program", contents: Data("x".utf8)))
+            // The daemon serves meanwhile: KEYS is answered at once.
+            let keys = try await exchange(port: port, Array("SEALDROP/1 KEYS\n\n".utf8))
+            #expect(keys.hasPrefix("OK ") && keys.contains(recipient.text), "\(keys)")
+            // The operator exports the flood away: uploads are stored again (after the one-second rescan).
+            for name in try FileManager.default.contentsOfDirectory(atPath: spool + "/inbox") {
+                try FileManager.default.removeItem(atPath: spool + "/inbox/" + name)
+            }
+            try await Task.sleep(for: .milliseconds(1100))
+            let after = try await exchange(port: port, request(body: content(46, size: 10_000)))
+            let id = try #require(receipt(after), "\(after)")
+            #expect(try recipient.open(spool + "/inbox/\(id).sealdrop").content == content(46, size: 10_000))
+            group.cancelAll()
+        }
     }
 
-    /// Why strace cannot inject faults here, or nil if it can.
-    static func straceUnavailable() -> String? {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/strace") else { return "strace is not installed (apt-get install strace)" }
-        guard let probe = try? runProcess("/usr/bin/strace", ["-f", "-qq", "-o", "/dev/null", "/bin/true"]), probe.status == 0 else {
-            return "strace cannot trace here (ptrace not permitted)"
-        }
-        return nil
+    /// Starts the real daemon under strace with one fault injected; checks the first upload fails
+    /// with `code`, leaves nothing behind, and the next one is stored.
+    /// Tests that call it are enabled only where ``Machine/canInjectFaults``.
+    func injected(_ injection: String, trace: String, code: String, size: Int = 300_000) async throws {
+        try await runInjected(injection, trace: trace, code: code, size: size)
     }
 
     func runInjected(_ injection: String, trace: String, code: String, size: Int) async throws {
@@ -125,22 +163,22 @@ struct StorageTests {
         await drop.stop()
     }
 
-    @Test("class 14: ENOSPC on a write (injected with strace): ERR disk-full, then service resumes")
+    @Test("class 14: ENOSPC on a write (injected with strace): ERR disk-full, then service resumes", .enabled(if: Machine.canInjectFaults, "injecting faults needs strace and ptrace"))
     func writeENOSPC() async throws {
         try await injected("pwrite64:error=ENOSPC:when=2", trace: "pwrite64", code: "disk-full")
     }
 
-    @Test("class 15: fsync of the file fails (EIO): ERR server-error, no retry that claims success")
+    @Test("class 15: fsync of the file fails (EIO): ERR server-error, no retry that claims success", .enabled(if: Machine.canInjectFaults, "injecting faults needs strace and ptrace"))
     func fileFsyncEIO() async throws {
         try await injected("fsync:error=EIO:when=1", trace: "fsync", code: "server-error")
     }
 
-    @Test("class 15: fsync of the inbox folder fails (EIO): the renamed file is removed again, ERR server-error")
+    @Test("class 15: fsync of the inbox folder fails (EIO): the renamed file is removed again, ERR server-error", .enabled(if: Machine.canInjectFaults, "injecting faults needs strace and ptrace"))
     func folderFsyncEIO() async throws {
         try await injected("fsync:error=EIO:when=2", trace: "fsync", code: "server-error")
     }
 
-    @Test("class 15: rename into the inbox fails (EIO): ERR server-error, temp file removed")
+    @Test("class 15: rename into the inbox fails (EIO): ERR server-error, temp file removed", .enabled(if: Machine.canInjectFaults, "injecting faults needs strace and ptrace"))
     func renameEIO() async throws {
         try await injected("renameat2:error=EIO:when=1", trace: "renameat2", code: "server-error")
     }

@@ -1,0 +1,204 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SealDropCrypto
+import SealDropFormat
+import SealDropServer
+import SealDropStore
+import SealDropTestSupport
+import Testing
+
+/// The upload pipeline every front door shares, driven directly: no socket, no protocol.
+@Suite("Upload pipeline")
+struct PipelineTests {
+    /// A pipeline into a fresh spool sealing to one in-memory recipient.
+    struct Setup {
+        let folder: SpoolFolder
+        let recipient: Recipient
+        let spool: Spool
+        let pipeline: UploadPipeline
+        let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+
+        init(_ change: (inout ServerLimits) -> Void = { _ in }) async throws {
+            folder = try SpoolFolder("pipeline")
+            recipient = Recipient()
+            let logger = Logger(label: "pipeline-test")
+            spool = try Daemon.openSpool(folder.path, logger: logger)
+            pipeline = try await UploadPipeline.open(spool: spool, recipients: try RecipientStore(keyTexts: [recipient.text], filePath: nil),
+                                                     limits: testLimits(change), logger: logger)
+        }
+
+        var partial: String { (folder.path as NSString).appendingPathComponent("partial") }
+        func partialFiles() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: partial)) ?? []).sorted() }
+
+        /// Appends `bytes` in pieces of `piece` bytes.
+        func append(_ bytes: [UInt8], to upload: Upload, piece: Int = 7_000) async throws {
+            var offset = 0
+            while offset < bytes.count {
+                let end = min(offset + piece, bytes.count)
+                try await upload.append(ByteBuffer(bytes: bytes[offset..<end]))
+                offset = end
+            }
+        }
+
+        /// An envelope sealed to the recipient on "the source's machine".
+        func envelope(_ content: [UInt8]) throws -> [UInt8] {
+            let writer = try EnvelopeWriter(recipients: [recipient.publicKey], metadata: Metadata(name: "e.bin", sealedBy: .source))
+            var bytes = writer.prefix
+            content.withUnsafeBytes { writer.append($0) { bytes += $0 } }
+            try writer.finish { bytes += $0 }
+            return bytes
+        }
+    }
+
+    /// The refusal an upload call threw.
+    func refusal(_ body: () async throws -> Void) async -> UploadRefusal? {
+        do { try await body(); return nil } catch { return error as? UploadRefusal }
+    }
+
+    @Test("plaintext with a length and without one: appended in pieces, committed only once durable, and sealed with what the source said")
+    func plaintext() async throws {
+        let setup = try await Setup()
+        for length in [true, false] {
+            let content = testBytes(count: 200_000)
+            let upload = try await setup.pipeline.begin(.plaintext(name: "leak.pdf", mediaType: "application/pdf", message: "page 3"),
+                                                        length: length ? UInt64(content.count) : nil, eventLoop: setup.eventLoop)
+            let before = setup.folder.inboxFiles()
+            try await setup.append(content, to: upload)
+            #expect(setup.folder.inboxFiles() == before, "nothing in the inbox before the commit")
+            let id = try await upload.commit()
+            let opened = try setup.recipient.open(setup.folder.submission(id.text))
+            #expect(opened.content == content)
+            #expect(opened.metadata.name == "leak.pdf" && opened.metadata.message == "page 3" && opened.metadata.sealedBy == .server)
+            #expect(opened.metadata.size == (length ? UInt64(content.count) : nil))
+        }
+        #expect(setup.folder.tempFiles().isEmpty)
+    }
+
+    @Test("sealed with a length and without one: stored byte for byte; a body that cannot be an envelope is refused")
+    func sealed() async throws {
+        let setup = try await Setup()
+        let envelope = try setup.envelope(testBytes(count: 90_000))
+        for length in [UInt64(envelope.count), nil] {
+            let upload = try await setup.pipeline.begin(.sealed, length: length, eventLoop: setup.eventLoop)
+            try await setup.append(envelope, to: upload, piece: 999)
+            let id = try await upload.commit()
+            #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: setup.folder.submission(id.text)))) == envelope)
+        }
+        let cut = try await setup.pipeline.begin(.sealed, length: nil, eventLoop: setup.eventLoop)
+        try await setup.append(Array(envelope.prefix(Layout.headerByteCount(recipients: 1) + 100)), to: cut)
+        #expect(await refusal { _ = try await cut.commit() } == .badEnvelope("the length does not fit the envelope's layout"))
+        await cut.abort()
+        let foreign = try await setup.pipeline.begin(.sealed, length: nil, eventLoop: setup.eventLoop)
+        let other = try EnvelopeWriter(recipients: [SecretKey.generate().publicKey], metadata: Metadata(sealedBy: .source)).prefix
+        #expect(await refusal { try await foreign.append(ByteBuffer(bytes: other)) } == .notAddressed)
+        await foreign.abort()
+        let garbage = try await setup.pipeline.begin(.sealed, length: 100, eventLoop: setup.eventLoop)
+        #expect(await refusal { try await garbage.append(ByteBuffer(bytes: Array("not an envelope".utf8))) } == .badEnvelope("the envelope header is malformed"))
+        await garbage.abort()
+        #expect(setup.folder.inboxFiles().count == 2)
+        #expect(setup.folder.tempFiles().isEmpty)
+    }
+
+    @Test("abort removes the file and gives the quota back; a declared length is kept to")
+    func abortAndLengths() async throws {
+        let setup = try await Setup()
+        let before = setup.pipeline.quotaUsedBytes
+        let upload = try await setup.pipeline.begin(.plaintext(name: nil, mediaType: nil, message: nil), length: 100_000, eventLoop: setup.eventLoop)
+        try await setup.append(testBytes(count: 60_000), to: upload)
+        #expect(setup.pipeline.quotaUsedBytes > before)
+        #expect(await refusal { _ = try await upload.commit() } == .truncated)
+        #expect(await refusal { try await upload.append(ByteBuffer(bytes: testBytes(count: 50_000))) } == .tooLarge)
+        await upload.abort()
+        #expect(setup.pipeline.quotaUsedBytes == before)
+        #expect(setup.folder.tempFiles().isEmpty && setup.folder.inboxFiles().isEmpty)
+        #expect(await refusal { _ = try await setup.pipeline.begin(.sealed, length: (8 << 30) + 1, eventLoop: setup.eventLoop) } == .tooLarge)
+    }
+
+    @Test("a kept sealed upload reopens at its durable offset, cut back past what was never synced, and completes byte for byte")
+    func keepAndReopen() async throws {
+        let setup = try await Setup()
+        let envelope = try setup.envelope(testBytes(count: 300_000))
+        let length = UInt64(envelope.count)
+        let first = try await setup.pipeline.begin(.sealed, length: length, eventLoop: setup.eventLoop)
+        try await setup.append(Array(envelope[..<120_000]), to: first)
+        let durable = try await first.keep()
+        #expect(durable == 120_000)
+        #expect(setup.partialFiles() == ["\(first.id.text).offset", "\(first.id.text).partial"])
+        #expect(setup.folder.tempFiles().isEmpty && setup.folder.inboxFiles().isEmpty)
+        // Bytes that reached the file but were never recorded (a crash between a write and the
+        // next record) are cut off when the upload is reopened.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(setup.partial)/\(first.id.text).partial"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(repeating: 0xEE, count: 5_000))
+        try handle.close()
+        #expect(try setup.spool.recoverKeptUploads() == 1)
+        let resumed = try await setup.pipeline.reopen(first.id, length: length, eventLoop: setup.eventLoop)
+        #expect(resumed.id == first.id && resumed.receivedBytes == 120_000)
+        try await setup.append(Array(envelope[120_000...]), to: resumed)
+        let id = try await resumed.commit()
+        #expect(id == first.id)
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: setup.folder.submission(id.text)))) == envelope)
+        #expect(setup.partialFiles().isEmpty)
+        #expect(await refusal { _ = try await setup.pipeline.reopen(id, length: length, eventLoop: setup.eventLoop) } == .unknownUpload)
+        // A plaintext upload cannot be kept: its sealing state lives only in memory.
+        let plain = try await setup.pipeline.begin(.plaintext(name: nil, mediaType: nil, message: nil), length: nil, eventLoop: setup.eventLoop)
+        #expect(await refusal { _ = try await plain.keep() } == .notResumable)
+        // Kept before its header was whole, an upload starts again from its first byte.
+        let early = try await setup.pipeline.begin(.sealed, length: length, eventLoop: setup.eventLoop)
+        try await setup.append(Array(envelope[..<100]), to: early)
+        #expect(try await early.keep() == 0)
+    }
+
+    @Test("the quota is charged as bytes arrive, and only then refused; each file costs at least an empty submission and an inode")
+    func quota() async throws {
+        let minimum = Layout.sealedByteCount(contentLength: 0, recipients: 1, metadataLength: 4096)
+        let perFile = (minimum + 4095) / 4096 * 4096 + 4096
+        let setup = try await Setup { $0.spoolQuotaBytes = 10 * perFile }
+        // Declaring far more than the quota changes nothing until the bytes come.
+        let huge = try await setup.pipeline.begin(.sealed, length: 1 << 30, eventLoop: setup.eventLoop)
+        await huge.abort()
+        var stored = 0
+        while true {
+            let upload = try? await setup.pipeline.begin(.plaintext(name: nil, mediaType: nil, message: nil), length: 0, eventLoop: setup.eventLoop)
+            guard let upload, (try? await upload.commit()) != nil else { await upload?.abort(); break }
+            stored += 1
+        }
+        #expect(stored == 10, "empty uploads cost \(perFile) bytes each")
+        #expect(setup.pipeline.quotaUsedBytes == 10 * perFile)
+        #expect(await refusal { _ = try await setup.pipeline.begin(.sealed, length: 10, eventLoop: setup.eventLoop) } == .quota)
+        // Room again once the keyholder's export took them away (after the one-second rescan).
+        for name in setup.folder.inboxFiles() { try FileManager.default.removeItem(atPath: (setup.folder.inbox as NSString).appendingPathComponent(name)) }
+        try await Task.sleep(for: .milliseconds(1100))
+        let after = try await setup.pipeline.begin(.plaintext(name: nil, mediaType: nil, message: nil), length: 3, eventLoop: setup.eventLoop)
+        try await after.append(ByteBuffer(bytes: [1, 2, 3]))
+        _ = try await after.commit()
+    }
+
+    @Test("the free-space and free-inode reserves refuse with disk-full before a file is made")
+    func reserves() async throws {
+        let space = try await Setup { $0.freeDiskReserveBytes = UInt64.max / 2 }
+        #expect(await refusal { _ = try await space.pipeline.begin(.sealed, length: 1, eventLoop: space.eventLoop) } == .diskFull)
+        let inodes = try await Setup { $0.freeInodeReserve = UInt64.max / 2 }
+        #expect(await refusal { _ = try await inodes.pipeline.begin(.sealed, length: 1, eventLoop: inodes.eventLoop) } == .diskFull)
+        #expect(space.folder.tempFiles().isEmpty && inodes.folder.tempFiles().isEmpty)
+    }
+
+    @Test("a crash between the last append and the commit leaves nothing in the inbox, and start-up sweeps the file")
+    func crashBeforeCommit() async throws {
+        let folder: SpoolFolder
+        do {
+            let setup = try await Setup()
+            folder = setup.folder
+            let upload = try await setup.pipeline.begin(.plaintext(name: nil, mediaType: nil, message: nil), length: 50_000, eventLoop: setup.eventLoop)
+            try await setup.append(testBytes(count: 50_000), to: upload)
+            _ = upload  // the process dies here: no commit, no abort
+        }
+        #expect(folder.inboxFiles().isEmpty)
+        #expect(folder.tempFiles().count == 1, "the unfinished upload's file was left")
+        _ = try Daemon.openSpool(folder.path, logger: Logger(label: "restart"))
+        #expect(folder.tempFiles().isEmpty)
+        #expect(folder.inboxFiles().isEmpty)
+    }
+}
