@@ -1,14 +1,24 @@
-import Foundation
+public import Foundation
 
 /// Encodes `value` as one line of JSON (keys sorted, no white space, `/` not escaped) that is
 /// safe to print on a terminal: besides what JSON itself escapes, every character that
 /// ``escapeForDisplay(_:)`` would escape (C1 controls, DEL, bidi overrides and isolates, line
 /// separators, BOM) is written as a `\uXXXX` escape. Such characters can only occur inside JSON
 /// strings, so the result is still valid JSON and decodes to exactly the same value.
-public func jsonLine(_ value: some Encodable) throws(CLIError) -> String {
+///
+/// With `preciseDates`, times are written with milliseconds (`2026-11-30T05:00:00.123Z`), for
+/// records whose order matters within a second.
+public func jsonLine(_ value: some Encodable, preciseDates: Bool = false) throws(CLIError) -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    encoder.dateEncodingStrategy = .iso8601
+    if preciseDates {
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(preciseDateFormatter().string(from: date))
+        }
+    } else {
+        encoder.dateEncodingStrategy = .iso8601
+    }
     let data: Data
     do { data = try encoder.encode(value) } catch { throw CLIError("cannot encode JSON: \(error)") }
     return escapeJSONText(String(decoding: data, as: UTF8.self))
@@ -29,4 +39,23 @@ func escapeJSONText(_ json: String) -> String {
         }
     }
     return out
+}
+
+/// Times with milliseconds, in UTC.
+func preciseDateFormatter() -> ISO8601DateFormatter {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter
+}
+
+/// A JSON decoder for records written by ``jsonLine(_:preciseDates:)``: times with or without
+/// milliseconds.
+public func recordDecoder() -> JSONDecoder {
+    let decoder = JSONDecoder()
+    decoder.dateDecodingStrategy = .custom { decoder in
+        let text = try decoder.singleValueContainer().decode(String.self)
+        if let date = preciseDateFormatter().date(from: text) ?? ISO8601DateFormatter().date(from: text) { return date }
+        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 time: \(text)"))
+    }
+    return decoder
 }

@@ -13,7 +13,7 @@ import SealDropStore
 /// - a folder any of the submissions are read from, however they were named (by ID, by path,
 ///   or as a folder);
 /// - a daemon spool (a folder with `inbox` and `tmp` folders); or, for the folder itself and
-///   the one above it, a folder holding submissions (a `*.sealdrop` file, or a file that
+///   the one holding it, a folder holding submissions (a `*.sealdrop` file, or a file that
 ///   starts with `SEALDROP` and a format version byte, under any name);
 /// - a medium recorded by `keyholder import` (and, when that medium was a mount point, anything
 ///   on the file system mounted there now).
@@ -43,10 +43,12 @@ public final class OutputTarget {
         for input in inputs where isAmong(input.folder) {
             throw CLIError("the output folder \(path) is, or lies inside, \(input.folder), a folder the submissions are read from", hint: hint)
         }
-        // A spool anywhere above; a folder of submissions just above (further up, a stray
-        // `.sealdrop` file in a home or download folder would refuse everything below it).
+        // A spool anywhere above; a folder of submissions only where the output goes: the output
+        // folder and the folder holding it (further up, a stray `.sealdrop` file in /tmp or a
+        // home folder would refuse everything below it).
+        let holding = isDirectory(path) ? 2 : 1
         for (index, folder) in folders.enumerated() {
-            if let why = Self.holdsSubmissions(folder, lookAtFiles: index < 2) {
+            if let why = Self.holdsSubmissions(folder, lookAtFiles: index < holding) {
                 throw CLIError("the output folder \(path) is, or lies inside, \(folder), which \(why)", hint: hint)
             }
         }

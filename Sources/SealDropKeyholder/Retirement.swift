@@ -63,7 +63,8 @@ public enum Retirement {
             }
         }
         let retiredAt = Keyring.retirementTime(of: key, in: folder)
-        let since = archive.importRecords().filter { $0.time >= retiredAt && !$0.entries.isEmpty }
+        // Strictly after: an import in the same millisecond as the retirement does not count.
+        let since = archive.importRecords().filter { $0.time > retiredAt && !$0.entries.isEmpty }
         var newKeySeen = false
         for record in since {
             for entry in record.entries {

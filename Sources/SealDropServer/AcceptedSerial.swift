@@ -49,12 +49,15 @@ struct AcceptedList: Equatable, Sendable {
 ///     # sealdropd: the signed recipients list accepted last. Do not edit.
 ///     serial: 7
 ///     digest: <64 hex digits>
-struct AcceptedSerialFile: Sendable {
+public struct AcceptedSerialFile: Sendable {
     static let fileName = "recipients-serial"
     private static let temporaryName = ".recipients-serial.new"
 
     /// The spool root.
     let folder: String
+
+    /// The record kept in the (open, locked) spool root `folder`.
+    public init(folder: String) { self.folder = folder }
 
     var path: String { (folder as NSString).appendingPathComponent(Self.fileName) }
 

@@ -53,10 +53,15 @@ public final class Daemon: Sendable {
         // Keys and a plain recipients file are checked before the spool is touched; a signed
         // list needs the open (locked) spool, where the highest serial accepted is kept.
         let source = try RecipientStore.source(for: configuration)
-        let early = source.isSigned ? nil : try RecipientStore(source: source, spoolRoot: nil)
-        let spool = try openSpool(configuration.spool, logger: logger)
-        let recipients: RecipientStore
-        if let early { recipients = early } else { recipients = try RecipientStore(source: source, spoolRoot: spool.rootPath) }
+        let recipients: RecipientStore, spool: Spool
+        switch source {
+        case .keys(let keys, let file):
+            recipients = try RecipientStore(keys: keys, file: file)
+            spool = try openSpool(configuration.spool, logger: logger)
+        case .signedList(let file, let signingKey):
+            spool = try openSpool(configuration.spool, logger: logger)
+            recipients = try RecipientStore(signedList: file, signingKey: signingKey, serialRecord: AcceptedSerialFile(folder: spool.rootPath))
+        }
         let server: UploadServer
         do {
             server = try await UploadServer.bind(host: configuration.host, port: configuration.port, spool: spool,

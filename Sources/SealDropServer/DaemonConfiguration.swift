@@ -3,6 +3,7 @@ import Foundation
 public import Logging
 import SealDropFormat
 import SystemPackage
+import Yams
 
 /// Everything `sealdropd` needs to start, from embedded defaults, an optional YAML file, and
 /// command-line flags, in increasing order of precedence. <doc:Configuration> lists every
@@ -52,6 +53,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         case maxConnections = "max-connections"
         case spoolQuota = "spool-quota"
         case freeDiskReserve = "free-disk-reserve"
+        case freeInodeReserve = "free-inode-reserve"
         case headerTimeout = "header-timeout"
         case idleTimeout = "idle-timeout"
         case minimumRate = "minimum-rate"
@@ -98,6 +100,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         case .maxConnections: limits.maxConnections = try Self.parseInt(value, setting, in: 1...1_000_000)
         case .spoolQuota: limits.spoolQuotaBytes = try Self.parseSize(value, setting)
         case .freeDiskReserve: limits.freeDiskReserveBytes = try Self.parseSize(value, setting)
+        case .freeInodeReserve: limits.freeInodeReserve = UInt64(try Self.parseInt(value, setting, in: 0...Int(Int32.max)))
         case .headerTimeout: limits.headerTimeout = try Self.parseDuration(value, setting)
         case .idleTimeout: limits.idleTimeout = try Self.parseDuration(value, setting)
         case .minimumRate:
@@ -135,6 +138,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         case .maxConnections: "\(limits.maxConnections)"
         case .spoolQuota: Self.sizeText(limits.spoolQuotaBytes)
         case .freeDiskReserve: Self.sizeText(limits.freeDiskReserveBytes)
+        case .freeInodeReserve: "\(limits.freeInodeReserve)"
         case .headerTimeout: Self.durationText(limits.headerTimeout)
         case .idleTimeout: Self.durationText(limits.idleTimeout)
         case .minimumRate: "\(limits.minimumBytesPerSecond)"
@@ -176,15 +180,18 @@ public struct DaemonConfiguration: Sendable, Equatable {
             throw StartupError("cannot read configuration file \(path): \(error)",
                                hint: "check the path, and that the file is a YAML mapping of setting: value (see Config/sealdropd.yaml)")
         }
+        let unknown = try Self.unknownKeys(inYAMLFile: path)
+        guard unknown.isEmpty else {
+            throw StartupError("configuration file \(path) has unknown settings: \(unknown.joined(separator: ", "))",
+                               hint: "the settings are: \(Setting.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         let reader = ConfigReader(provider: provider)
-        var found = 0
         for setting in Setting.allCases {
             let key = ConfigKey(setting.rawValue)
             if setting == .recipients {
                 do {
                     if let list = try await reader.fetchStringArray(forKey: key) {
                         recipients = list
-                        found += 1
                     }
                 } catch {
                     // A single key written as a scalar is accepted too.
@@ -193,7 +200,6 @@ public struct DaemonConfiguration: Sendable, Equatable {
                                            hint: "write recipients: [sealdrop1..., sealdrop1...]")
                     }
                     recipients = [single]
-                    found += 1
                 }
                 continue
             }
@@ -203,42 +209,24 @@ public struct DaemonConfiguration: Sendable, Equatable {
                                    hint: "see Config/sealdropd.yaml for the form of each setting")
             }
             guard let text else { continue }
-            found += 1
             do { try apply(setting, value: text) } catch {
                 throw StartupError("configuration file \(path): \(error.message)", hint: error.hint)
             }
         }
-        let total = Self.valueCount(provider.description)
-        if let total, total > found {
-            let unknown = Self.unknownKeys(provider.debugDescription)
-            let names = unknown.isEmpty ? "\(total - found) setting(s)" : unknown.joined(separator: ", ")
-            throw StartupError("configuration file \(path) has unknown settings: \(names)",
-                               hint: "the settings are: \(Setting.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+
+    /// The top-level keys of a YAML mapping that are not settings, read with Yams.
+    private static func unknownKeys(inYAMLFile path: String) throws(StartupError) -> [String] {
+        let node: Yams.Node?
+        do { node = try Yams.compose(yaml: try String(contentsOfFile: path, encoding: .utf8)) } catch {
+            throw StartupError("configuration file \(path) is not valid YAML: \(error)", hint: "see Config/sealdropd.yaml for its form")
         }
-    }
-
-    /// The number of values a file provider holds, from its description `Name[N values]`.
-    private static func valueCount(_ description: String) -> Int? {
-        guard let open = description.lastIndex(of: "["), let space = description[open...].firstIndex(of: " ") else { return nil }
-        return Int(description[description.index(after: open)..<space])
-    }
-
-    /// Keys named in a provider's debug description (`Name[N values: key=value, ...]`) that are
-    /// not settings. Best effort, for the error message only.
-    private static func unknownKeys(_ description: String) -> [String] {
+        guard let node else { return [] }
+        guard let mapping = node.mapping else {
+            throw StartupError("configuration file \(path) is not a mapping of setting: value", hint: "see Config/sealdropd.yaml for its form")
+        }
         let known = Set(Setting.allCases.map(\.rawValue))
-        var names: [String] = []
-        var scanner = description[...]
-        while let equals = scanner.firstIndex(of: "=") {
-            let before = scanner[..<equals]
-            let start = before.lastIndex(where: { $0 == " " || $0 == "[" || $0 == "," }).map { before.index(after: $0) } ?? before.startIndex
-            let name = String(before[start...])
-            if !name.isEmpty, !known.contains(name), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) {
-                names.append(name)
-            }
-            scanner = scanner[scanner.index(after: equals)...]
-        }
-        return Array(Set(names)).sorted()
+        return mapping.keys.map { $0.string ?? "\($0)" }.filter { !known.contains($0) }.sorted()
     }
 
     // MARK: Value forms

@@ -70,34 +70,30 @@ public final class RecipientStore: Sendable {
     ///
     /// - Throws: ``StartupError`` naming the bad key or line, with a hint.
     public convenience init(keyTexts: [String], filePath: String?) throws(StartupError) {
-        try self.init(source: .keys(Self.parseKeys(keyTexts), file: filePath), spoolRoot: nil)
+        try self.init(keys: Self.parseKeys(keyTexts), file: filePath)
     }
 
-    /// Loads the recipients from `source`.
+    /// Loads keys given directly, combined with those of the recipients file `file`.
     ///
-    /// For a signed list, `spoolRoot` is the (open, locked) spool's root, where the highest
-    /// serial accepted is kept in `recipients-serial`: the list is refused if it is not signed
-    /// by the pinned key, was changed after signing, or has a lower serial than the one recorded
-    /// (or the same serial and other contents); if its serial is higher, it is recorded before
-    /// the list is used.
+    /// - Throws: ``StartupError`` naming the bad key or line, with a hint.
+    public init(keys fixed: [PublicKey], file: String?) throws(StartupError) {
+        source = .keys(fixed, file: file)
+        let fileKeys = try file.map { path throws(StartupError) in try Self.loadFile(path) } ?? []
+        loader = .keys(fixed: fixed, file: file)
+        state = Mutex(State(set: try Self.plainSet(fixed, fileKeys), stamp: file.map(FileStamp.init(path:)), accepted: nil))
+    }
+
+    /// Loads a signed recipients list, checking its serial against `serialRecord` (kept in the
+    /// open, locked spool): the list is refused if it is not signed by `signingKey`, was changed
+    /// after signing, or has a lower serial than the one recorded (or the same serial and other
+    /// contents); if its serial is higher, it is recorded before the list is used.
     ///
     /// - Throws: ``StartupError`` saying what is wrong, with a hint.
-    public init(source: Source, spoolRoot: String?) throws(StartupError) {
-        self.source = source
-        let stamp = source.file.map(FileStamp.init(path:))
-        switch source {
-        case .keys(let fixed, let file):
-            let fileKeys = try file.map { path throws(StartupError) in try Self.loadFile(path) } ?? []
-            loader = .keys(fixed: fixed, file: file)
-            state = Mutex(State(set: try Self.plainSet(fixed, fileKeys), stamp: stamp, accepted: nil))
-        case .signedList(let file, let signingKey):
-            guard let spoolRoot else { preconditionFailure("a signed recipients list needs the spool root for its serial") }
-            let acceptedFile = AcceptedSerialFile(folder: spoolRoot)
-            let (set, accepted) = try Self.acceptSignedList(file, signingKey: signingKey, after: try acceptedFile.read(),
-                                                            recordIn: acceptedFile)
-            loader = .signedList(file: file, signingKey: signingKey, record: acceptedFile)
-            state = Mutex(State(set: set, stamp: stamp, accepted: accepted))
-        }
+    public init(signedList file: String, signingKey: SigningPublicKey, serialRecord: AcceptedSerialFile) throws(StartupError) {
+        source = .signedList(file: file, signingKey: signingKey)
+        let (set, accepted) = try Self.acceptSignedList(file, signingKey: signingKey, after: try serialRecord.read(), recordIn: serialRecord)
+        loader = .signedList(file: file, signingKey: signingKey, record: serialRecord)
+        state = Mutex(State(set: set, stamp: FileStamp(path: file), accepted: accepted))
     }
 
     /// Where the recipients of `configuration` come from. A signed list is the only source
@@ -412,21 +408,4 @@ struct FileStamp: Equatable, Sendable {
         #endif
         missing = false
     }
-}
-
-/// Why the daemon refuses to start: what is wrong and what to do about it. `sealdropd` prints
-/// them as `sealdropd: error: <message>` and `sealdropd: hint: <hint>`.
-public struct StartupError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What is wrong.
-    public let message: String
-    /// What to do about it.
-    public let hint: String
-
-    /// Creates an error.
-    public init(_ message: String, hint: String) {
-        self.message = message
-        self.hint = hint
-    }
-
-    public var description: String { message }
 }

@@ -221,6 +221,12 @@ struct PolicyTests {
         refused(loose, [], "holds submissions (renamed.bin is one)")
         refused(loose + "/opened", [], "holds submissions")
         refused(fixture.dir.file("elsewhere/x"), [], "parent folder does not exist")
+        // A stray submission two folders up (in /tmp, a home folder) does not refuse outputs below.
+        try FileManager.default.createDirectory(atPath: fixture.dir.file("sub"), withIntermediateDirectories: false)
+        try FileManager.default.copyItem(atPath: files[0].path, toPath: fixture.dir.file("stray.sealdrop"))
+        _ = try OutputTarget(path: fixture.dir.file("sub/opened"), inputs: files, archive: fixture.archive)
+        refused(fixture.dir.file("opened"), [], "holds submissions (stray.sealdrop)")
+        try FileManager.default.removeItem(atPath: fixture.dir.file("stray.sealdrop"))
         // A protocol request kept in a file starts with SEALDROP too, but is no submission.
         let requests = fixture.dir.file("requests")
         try FileManager.default.createDirectory(atPath: requests, withIntermediateDirectories: false)
