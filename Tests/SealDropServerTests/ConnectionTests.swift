@@ -69,7 +69,7 @@ struct ConnectionTests {
                     return (socket.readReply(), Date().timeIntervalSince(start), Date())
                 }
             }
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(await eventually { drop.server.activeConnections == 1 }, "the slow client is connected")
             try await drop.expectServes()
             let honestDone = Date()
             let (reply, elapsed, slowDone) = try await slow.value

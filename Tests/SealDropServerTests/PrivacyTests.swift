@@ -36,7 +36,8 @@ struct PrivacyTests {
         let secrets = ["secret-name-\(UUID()).pdf", "secret-message-\(UUID())", "secret-content-\(UUID())"]
         try await withDrop { drop in
             try await Self.exercise(port: drop.port, recipient: drop.recipient, secrets: secrets)
-            try await Task.sleep(for: .milliseconds(300))
+            // Every connection has ended (and logged what it logs).
+            #expect(await eventually { drop.server.activeConnections == 0 })
             let entries = drop.logs.entries
             #expect(entries.count > 5, "the log capture saw too little to mean anything")
             for entry in entries {
