@@ -266,19 +266,19 @@ public final class Spool: Sendable {
         }
         if file.kept {
             unlinkat(partialFD, Self.offsetName(file.id), 0)
+            _ = futimens(partialFD, &times)
             fsync(partialFD)
         }
     }
 
     /// Removes a submission's temporary file (after ``SpoolFile/close()`` or a failed finish),
-    /// or a kept one and its offset record.
+    /// or a kept one and its offset record, and sets the folder's times back to the day.
     public func discard(_ file: SpoolFile) {
-        if file.kept {
-            unlinkat(partialFD, Self.temporaryName(file.id), 0)
-            unlinkat(partialFD, Self.offsetName(file.id), 0)
-        } else {
-            unlinkat(tempFD, Self.temporaryName(file.id), 0)
-        }
+        let folderFD = file.kept ? partialFD : tempFD
+        unlinkat(folderFD, Self.temporaryName(file.id), 0)
+        if file.kept { unlinkat(partialFD, Self.offsetName(file.id), 0) }
+        var times = Self.dayTimes(Date())
+        _ = futimens(folderFD, &times)
     }
 
     // MARK: Kept uploads
@@ -287,6 +287,7 @@ public final class Spool: Sendable {
     /// the upload's), sets its times to the day of `date`, moves it to `partial/` if it is still
     /// in `tmp`, and records `durableBytes` in `partial/<id>.offset` (written, synced and renamed
     /// into place, the folder synced): the record never claims bytes that are not on the disk.
+    /// The record's times and the folders' are set to the day too.
     public func keep(_ file: SpoolFile, durableBytes: UInt64, dayOf date: Date) throws(SpoolError) -> SpoolFile {
         var times = Self.dayTimes(date)
         _ = futimens(file.fd, &times)
@@ -296,10 +297,11 @@ public final class Spool: Sendable {
             let name = Self.temporaryName(file.id)
             try renameNoReplace(from: name, in: tempFD, to: name, in: partialFD, target: partialPath(file.id))
             guard fsync(partialFD) == 0 else { throw .system(operation: "fsync", path: partialPath, errno: errno) }
+            _ = futimens(tempFD, &times)
             fsync(tempFD)
             kept = SpoolFile(id: file.id, fd: file.fd, path: partialPath(file.id), kept: true)
         }
-        try writeOffset(durableBytes, of: file.id)
+        try writeOffset(durableBytes, of: file.id, times: times)
         return kept
     }
 
@@ -337,7 +339,7 @@ public final class Spool: Sendable {
 
     static func offsetName(_ id: SubmissionID) -> String { "\(id.text).\(SpoolLayout.offsetExtension)" }
 
-    private func writeOffset(_ offset: UInt64, of id: SubmissionID) throws(SpoolError) {
+    private func writeOffset(_ offset: UInt64, of id: SubmissionID, times: [timespec]) throws(SpoolError) {
         let name = Self.offsetName(id), scratch = Self.offsetName(id) + ".new"
         let path = (partialPath as NSString).appendingPathComponent(name)
         unlinkat(partialFD, scratch, 0)
@@ -345,6 +347,8 @@ public final class Spool: Sendable {
         guard fd >= 0 else { throw .system(operation: "create", path: path, errno: errno) }
         let text = Array("\(offset)\n".utf8)
         let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var times = times
+        _ = futimens(fd, &times)
         let synced = written == text.count && fsync(fd) == 0
         let code = errno
         systemClose(fd)
@@ -353,6 +357,7 @@ public final class Spool: Sendable {
             throw .system(operation: "write", path: path, errno: code == 0 ? EIO : code)
         }
         guard renameat(partialFD, scratch, partialFD, name) == 0 else { throw .system(operation: "rename", path: path, errno: errno) }
+        _ = futimens(partialFD, &times)
         guard fsync(partialFD) == 0 else { throw .system(operation: "fsync", path: partialPath, errno: errno) }
     }
 

@@ -52,6 +52,16 @@ struct PipelineTests {
         }
     }
 
+    /// The paths among `paths` whose modification time is not 00:00:00 UTC of a day. (Access
+    /// times are set too, but any reader, this test's listings included, moves them on.)
+    func timesNotAtMidnight(_ paths: [String]) -> [String] {
+        paths.filter { path in
+            var info = stat()
+            guard stat(path, &info) == 0 else { return true }
+            return info.st_mtim.tv_sec % 86_400 != 0 || info.st_mtim.tv_nsec != 0
+        }
+    }
+
     /// The refusal an upload call threw.
     func refusal(_ body: () async throws -> Void) async -> UploadRefusal? {
         do { try await body(); return nil } catch { return error as? UploadRefusal }
@@ -113,6 +123,7 @@ struct PipelineTests {
         await upload.abort()
         #expect(setup.pipeline.quotaUsedBytes == before)
         #expect(setup.folder.tempFiles().isEmpty && setup.folder.inboxFiles().isEmpty)
+        #expect(timesNotAtMidnight([setup.folder.temp]).isEmpty, "an aborted upload leaves tmp's times at the day")
         #expect(await refusal { _ = try await setup.pipeline.begin(.sealed, length: (8 << 30) + 1, eventLoop: setup.eventLoop) } == .tooLarge)
     }
 
@@ -127,6 +138,10 @@ struct PipelineTests {
         #expect(durable == 120_000)
         #expect(setup.partialFiles() == ["\(first.id.text).offset", "\(first.id.text).partial"])
         #expect(setup.folder.tempFiles().isEmpty && setup.folder.inboxFiles().isEmpty)
+        // Keeping tells no more than the day: the kept file, its record and both folders it
+        // touched carry the day's start, not the moment.
+        let keptPaths = [setup.partial, setup.folder.path + "/tmp"] + setup.partialFiles().map { "\(setup.partial)/\($0)" }
+        #expect(timesNotAtMidnight(keptPaths).isEmpty, "\(timesNotAtMidnight(keptPaths))")
         // Bytes that reached the file but were never recorded (a crash between a write and the
         // next record) are cut off when the upload is reopened.
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(setup.partial)/\(first.id.text).partial"))
@@ -141,6 +156,8 @@ struct PipelineTests {
         #expect(id == first.id)
         #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: setup.folder.submission(id.text)))) == envelope)
         #expect(setup.partialFiles().isEmpty)
+        let committedPaths = [setup.folder.submission(id.text), setup.folder.inbox, setup.partial]
+        #expect(timesNotAtMidnight(committedPaths).isEmpty, "\(timesNotAtMidnight(committedPaths))")
         #expect(await refusal { _ = try await setup.pipeline.reopen(id, length: length, eventLoop: setup.eventLoop) } == .unknownUpload)
         // A plaintext upload cannot be kept: its sealing state lives only in memory.
         let plain = try await setup.pipeline.begin(.plaintext(name: nil, mediaType: nil, message: nil), length: nil, eventLoop: setup.eventLoop)
