@@ -4,15 +4,16 @@ import NIOPosix
 import SealDropFormat
 import SealDropStore
 
-/// Where one upload's bytes go: its temporary (or kept) file in the spool. Writes run on the blocking
-/// thread pool, one at a time and in order, while the connection task receives (and, for `PUT`,
-/// encrypts) the next batch: receiving, encrypting and writing overlap, and memory stays at a few
-/// batches whatever the upload's size or the sizes of the pieces it arrives in.
+/// Where one upload's bytes go: its temporary (or kept) file in the spool. Writes run on the
+/// blocking thread pool, one at a time and in order, and memory stays at a batch or two whatever
+/// the upload's size or the sizes of the pieces it arrives in.
 ///
-/// Batches are 64 KiB with one being written at a time; for an upload in one of the
-/// ``FastLanes`` they are 1 MiB with up to two waiting to be written (fewer thread hops, and a
-/// slow write does not stall the sealing at once), and their buffers are kept and reused, since
-/// fresh megabytes would cost a page fault per page.
+/// Outside a fast lane, batches are 64 KiB and each is written before the next is filled: a
+/// connection holds one batch buffer, so hundreds of small uploads at once stay small. An upload
+/// in one of the ``FastLanes`` has 1 MiB batches with up to two being written while the task
+/// receives (and, for `PUT`, seals) the next, so receiving, sealing and writing overlap on
+/// different threads; its buffers are kept and reused, since fresh megabytes would cost a page
+/// fault per page.
 final class SubmissionSink {
     /// Bytes collected before a write is started.
     static let smallBatchBytes = 64 * 1024
@@ -35,9 +36,10 @@ final class SubmissionSink {
     /// Set once the upload is in a fast lane (``useLargeBatches()``).
     private(set) var inFastLane = false
     private var batchBytes: Int { inFastLane ? Self.largeBatchBytes : Self.smallBatchBytes }
-    /// Batches that may be in flight at once: one, or two in a fast lane (so that a slow write
-    /// does not stall the sealing at once).
-    private var maxInFlight: Int { inFastLane ? 2 : 1 }
+    /// Writes that may be in progress while the next batch is filled: none outside a fast lane
+    /// (one batch buffer per connection), two in a fast lane (a slow write does not stall the
+    /// sealing at once).
+    private var writesWhileFilling: Int { inFastLane ? 2 : 0 }
 
     /// Switches to 1 MiB batches, two of them written at a time, whose buffers are kept (for
     /// an upload in a fast lane).
@@ -179,7 +181,7 @@ final class SubmissionSink {
     }
 
     private func startWrite() async throws {
-        try await waitForWrites(leaving: maxInFlight - 1)
+        try await waitForWrites(leaving: max(writesWhileFilling - 1, 0))
         guard filling.count > 0 else { return }
         // Hand the full batch to the pool, after the write before it, and fill another meanwhile.
         let batch = filling, file = self.file, threadPool = self.threadPool, eventLoop = self.eventLoop
@@ -189,6 +191,7 @@ final class SubmissionSink {
         }
         let written = inFlight.last.map { $0.written.flatMap { write() } } ?? write()
         inFlight.append((batch, written))
+        try await waitForWrites(leaving: writesWhileFilling)
     }
 
     /// Writes everything queued, lets `finishing` (on the pool) write the final bytes, then sets
