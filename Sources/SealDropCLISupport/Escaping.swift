@@ -3,6 +3,8 @@
 /// separators, and bidirectional overrides and isolates are shown as `\u{…}` escapes; a
 /// backslash is doubled so an escape cannot be faked. Everything else is printed as it is.
 public func escapeForDisplay(_ text: String) -> String {
+    // Most lines (a table of IDs and dates) need nothing: return them without copying.
+    if !text.unicodeScalars.contains(where: { $0 == "\\" || isDangerous($0) }) { return text }
     var out = ""
     out.reserveCapacity(text.unicodeScalars.count)
     for scalar in text.unicodeScalars {
