@@ -1,7 +1,7 @@
 public import SealDropCrypto
 
-/// Seals content into a v1 submission as it streams: memory stays at two chunks whatever the
-/// size. Write ``prefix`` first, then whatever ``append(_:emit:)`` and ``finish(emit:)`` emit,
+/// Seals content into a v1 submission as it streams: memory stays at one chunk whatever the
+/// size (two with ``append(_:emit:)``). Write ``prefix`` first, then whatever ``append(_:emit:)`` and ``finish(emit:)`` emit,
 /// in order. The content is padded (PADMÉ) inside the encrypted stream.
 ///
 /// Plaintext lives only in the writer's guarded chunk buffer: each chunk overwrites the one
@@ -22,7 +22,9 @@ public final class EnvelopeWriter {
 
     private let pusher: SecretStreamPusher
     private let plaintext = SecureBytes(count: Layout.chunkPlaintextByteCount)
-    private var ciphertext = [UInt8](repeating: 0, count: Layout.fullChunkByteCount)
+    /// The sealed chunk handed to `emit`; allocated on first use, so a writer that seals
+    /// straight into its caller's space (the daemon, hundreds of uploads at once) never has one.
+    private var ciphertext: [UInt8] = []
     private let declaredSize: UInt64?
     /// Content bytes waiting in `plaintext` after its length field.
     private var buffered = 0
@@ -144,6 +146,7 @@ public final class EnvelopeWriter {
     /// Seals into the writer's own buffer, then hands the sealed chunk to `emit`.
     private func emitFromOwnBuffer(_ count: Int, _ seal: (UnsafeMutableRawBufferPointer) -> Void,
                                    _ emit: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        if ciphertext.isEmpty { ciphertext = [UInt8](repeating: 0, count: Layout.fullChunkByteCount) }
         try ciphertext.withUnsafeMutableBytes { buffer in
             let space = UnsafeMutableRawBufferPointer(rebasing: buffer[..<count])
             seal(space)
