@@ -4,14 +4,16 @@
 /// decoder raises the framing codes; the server sends the others (timeouts, connection limits,
 /// storage and envelope checks). The protocol article has the full table.
 public enum ErrorCode: String, Sendable, CaseIterable {
-    /// The request line is not `SEALDROP/<version> <verb> ...`, or is malformed after the magic.
+    /// The request line is not `SEALDROP/<version> <verb> ...`, or is malformed after the magic:
+    /// a byte that is not printable ASCII (a tab, a stray `CR`), two spaces in a row, a space at
+    /// the end, or more than three words.
     case badRequest = "bad-request"
     /// The request line starts with `SEALDROP/<digits>` for a version other than 1.
     case unsupportedVersion = "unsupported-version"
     /// The verb is not `PUT`, `SEALED` or `KEYS`.
     case unknownVerb = "unknown-verb"
-    /// The length is missing, not 1 to 20 ASCII digits, has a sign or a leading zero, does not
-    /// fit in 64 bits, or was given to `KEYS`.
+    /// The length word is missing, not 1 to 20 ASCII digits, has a sign or a leading zero, does
+    /// not fit in 64 bits, or was given to `KEYS`. (Spaces around it are ``badRequest``.)
     case badLength = "bad-length"
     /// The declared length is above the server's maximum body size.
     case tooLarge = "too-large"

@@ -204,11 +204,26 @@ struct RequestParser: Sendable {
         guard rest.allSatisfy({ $0 >= 0x20 && $0 <= 0x7E }) else {
             throw ProtocolError(.badRequest, "request line must be printable ASCII")
         }
+        // The shape comes before the words: one space between words, none before the verb or
+        // after the last word, at most three words. Only then are the verb and length judged.
+        var spaces = 0
+        var previousWasSpace = true  // the space after the magic
+        for byte in rest {
+            let isSpace = byte == ASCII.space
+            if isSpace && previousWasSpace {
+                throw ProtocolError(.badRequest, "request line words must be separated by exactly one space")
+            }
+            if isSpace { spaces += 1 }
+            previousWasSpace = isSpace
+        }
+        guard !previousWasSpace else {
+            throw ProtocolError(.badRequest, "request line must not end with a space")
+        }
+        guard spaces <= 1 else {
+            throw ProtocolError(.badRequest, "request line has more than three words")
+        }
         let verbEnd = rest.firstIndex(of: ASCII.space) ?? rest.endIndex
         let verbBytes = rest[rest.startIndex..<verbEnd]
-        guard !verbBytes.isEmpty else {
-            throw ProtocolError(.badRequest, "request line words must be separated by one space")
-        }
         guard let verb = Verb.allCases.first(where: { $0.rawValue.utf8.elementsEqual(verbBytes) }) else {
             throw ProtocolError(.unknownVerb)
         }
@@ -228,8 +243,9 @@ struct RequestParser: Sendable {
         return (verb, length)
     }
 
-    /// Parses a length without allocating: 1 to 20 ASCII digits, no sign, no spaces, no leading
-    /// zero (except `0` itself), at most `UInt64.max`.
+    /// Parses a length without allocating: 1 to 20 ASCII digits, no sign, no leading zero (except
+    /// `0` itself), at most `UInt64.max`. Spaces never reach it: the request line's shape is
+    /// checked first.
     private static func parseLength(_ digits: ByteBufferView) throws(ProtocolError) -> UInt64 {
         guard !digits.isEmpty, digits.count <= 20, digits.allSatisfy(ASCII.isDigit) else {
             throw ProtocolError(.badLength)

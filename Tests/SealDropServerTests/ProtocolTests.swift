@@ -35,7 +35,7 @@ struct ProtocolTests {
     @Test("class 2: absurd lengths are refused before any body byte", arguments: [
         ("18446744073709551615", "too-large"), ("18446744073709551616", "bad-length"), ("-1", "bad-length"),
         ("abc", "bad-length"), ("+5", "bad-length"), (String(repeating: "9", count: 40), "bad-length"),
-        ("007", "bad-length"), ("5 5", "bad-length"), ("", "bad-length"), ("0x10", "bad-length"),
+        ("007", "bad-length"), ("5 5", "bad-request"), ("", "bad-request"), ("0x10", "bad-length"),
     ])
     func absurdLength(length: String, code: String) async throws {
         try await withDrop { drop in

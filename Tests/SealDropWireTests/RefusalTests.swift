@@ -74,6 +74,7 @@ struct RefusalTests {
         try expectHeadRefusal(input.bytes, .unknownVerb)
     }
 
+    // Spaces around the length are bad-request, not bad-length: see RequestLineTests.
     @Test(
         "Absurd lengths are bad-length, refused once the request line is complete (BAD-INPUTS 2)",
         arguments: [
@@ -88,14 +89,10 @@ struct RefusalTests {
             "PUT 007",
             "PUT 00",
             "PUT",
-            "PUT ",
-            "PUT 5 ",
-            "PUT 1 2",
             "SEALED -0",
             "SEALED",
             "KEYS 5",
             "KEYS 0",
-            "KEYS ",
         ]
     )
     func absurdLength(requestLineTail: String) throws {
