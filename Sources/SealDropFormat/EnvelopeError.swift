@@ -18,21 +18,28 @@ public enum EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible {
     case headerMACMismatch
     /// A payload chunk failed authentication (altered, reordered, spliced or foreign).
     case chunkAuthenticationFailed(chunk: Int)
+    /// The file ends inside the 24-byte stream header that starts the payload.
+    case truncatedStreamHeader
     /// The payload ended before its final chunk.
     case truncated
     /// Bytes follow the final chunk.
     case trailingData
     /// A chunk decrypted but breaks the layout rules (wrong tag, bad length field, non-zero filler).
     case malformedChunk(chunk: Int, String)
-    /// The metadata chunk authenticated but is not the JSON object the format defines.
+    /// The metadata chunk authenticated but breaks the format's metadata rules (the rule named).
     case malformedMetadata(String)
+    /// The content's length differs from the `size` the metadata declares: `actual` is the
+    /// whole content's length when `complete`, else how much had authenticated when it already
+    /// exceeded `declared`.
+    case contentSizeMismatch(declared: UInt64, actual: UInt64, complete: Bool)
 
     /// The test-vector outcome this error belongs to.
     public var outcome: Outcome {
         switch self {
         case .noMatchingKey: .noMatch
         case .notASubmission, .unsupportedVersion, .malformedHeader, .fileKeyUnwrapFailed, .headerMACMismatch: .headerFailure
-        case .chunkAuthenticationFailed, .truncated, .trailingData, .malformedChunk, .malformedMetadata: .payloadFailure
+        case .chunkAuthenticationFailed, .truncatedStreamHeader, .truncated, .trailingData, .malformedChunk: .payloadFailure
+        case .malformedMetadata, .contentSizeMismatch: .badMetadata
         }
     }
 
@@ -46,14 +53,23 @@ public enum EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible {
         case .fileKeyUnwrapFailed(let id): "the file key sealed to key ID \(id) does not open; the header is corrupt or was tampered with"
         case .headerMACMismatch: "header authentication failed; the header was edited or taken from another submission"
         case .chunkAuthenticationFailed(let n): "chunk \(n) failed to decrypt and authenticate; the file is truncated or corrupt, or was tampered with"
+        case .truncatedStreamHeader: "truncated or corrupt (the file ends inside the stream header)"
         case .truncated: "truncated or corrupt (the final chunk is missing)"
         case .trailingData: "truncated or corrupt (data after the final chunk)"
         case .malformedChunk(let n, let why): "truncated or corrupt (chunk \(n): \(why))"
-        case .malformedMetadata(let why): "malformed metadata: \(why)"
+        case .malformedMetadata(let rule): Self.metadataPreamble + rule
+        case .contentSizeMismatch(let declared, let actual, let complete):
+            Self.metadataPreamble + (complete
+                ? "the content is \(actual) bytes, but member \"size\" declares \(declared)"
+                : "the content is longer than the \(declared) bytes member \"size\" declares (\(actual) bytes so far)")
         }
     }
 
     public var description: String { "\(outcome.messagePrefix): \(reason)" }
+
+    /// How every ``Outcome/badMetadata`` reason starts: who can have written such metadata.
+    static let metadataPreamble = "the metadata authenticated, so it was written by someone holding the file key "
+        + "(the source, or the server that sealed it), but it breaks the format's rules: "
 }
 
 /// Every way sealing a submission can fail: mistakes of the writer's caller, never a property
@@ -69,6 +85,10 @@ public enum SealingError: Error, Equatable, Sendable, CustomStringConvertible {
     case contentTooLarge
     /// The content length differs from the size declared in the metadata.
     case sizeMismatch(declared: UInt64, actual: UInt64)
+    /// The metadata's time lies outside the years 0001 to 9999 the format can record.
+    case timeOutOfRange
+    /// Two recipients share a key ID; a header names each recipient once.
+    case duplicateRecipient(KeyID)
 
     public var description: String {
         switch self {
@@ -77,6 +97,8 @@ public enum SealingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unusableRecipientKey(let id): "the public key of key ID \(id) cannot be sealed to"
         case .contentTooLarge: "the content is larger than a submission may be (1 TiB)"
         case .sizeMismatch(let declared, let actual): "the input changed while it was sealed (declared \(declared) bytes, read \(actual))"
+        case .timeOutOfRange: "the time to record lies outside the years 0001 to 9999 the format can record"
+        case .duplicateRecipient(let id): "key ID \(id) is given twice; a submission names each recipient once"
         }
     }
 }
@@ -92,6 +114,10 @@ public enum Outcome: String, Sendable, CaseIterable, Codable {
     case headerFailure = "header failure"
     /// A chunk fails authentication or the layout rules: tampered with, truncated or extended.
     case payloadFailure = "payload failure"
+    /// The metadata authenticated, so someone holding the file key (the source, or the server
+    /// that sealed it) wrote it, but it breaks the format's rules, or the content's length
+    /// differs from its `size`. No content is released.
+    case badMetadata = "bad metadata"
     /// The file's bytes could not be read at all (a permission, an I/O error, not a regular file).
     /// Not a vector outcome: it says nothing about the file's contents.
     case readError = "read error"

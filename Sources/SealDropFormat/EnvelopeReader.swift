@@ -57,14 +57,16 @@ public final class EnvelopeReader<Source: ByteSource> {
     }
 
     /// Reads the stream header that follows `header`. A submission none of `keys` is sealed to
-    /// is ``EnvelopeError/noMatchingKey(_:)`` even when it is cut short here.
+    /// is ``EnvelopeError/noMatchingKey(_:)`` even when it is cut short here; otherwise a file
+    /// that ends inside the stream header is ``EnvelopeError/truncatedStreamHeader`` (a payload
+    /// failure: the stream header is the payload's first field).
     static func readStreamHeader(after header: EnvelopeHeader, from source: inout Source, keys: [SecretKey]) throws -> SecretStreamHeader {
         var bytes = [UInt8](repeating: 0, count: SecretStreamHeader.byteCount)
         let got = try bytes.withUnsafeMutableBytes { try source.readFully(into: $0) }
         guard header.keyIDs.contains(where: { id in keys.contains { $0.publicKey.keyID == id } }) else {
             throw EnvelopeError.noMatchingKey(header.keyIDs)
         }
-        guard got == bytes.count, let streamHeader = try? SecretStreamHeader(bytes: bytes) else { throw EnvelopeError.truncated }
+        guard got == bytes.count, let streamHeader = try? SecretStreamHeader(bytes: bytes) else { throw EnvelopeError.truncatedStreamHeader }
         return streamHeader
     }
 
@@ -95,6 +97,8 @@ public final class EnvelopeReader<Source: ByteSource> {
 
     /// Decrypts the next chunk and passes its content bytes (possibly none) to `body`. Returns
     /// false once the final chunk was verified and nothing follows it; throws on any failure.
+    /// When the metadata declares a `size`, a chunk that would take the content past it, or a
+    /// final chunk that leaves it short, is ``EnvelopeError/contentSizeMismatch(declared:actual:complete:)``.
     public func nextContent(_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
         guard !done else { return false }
         let got = try ciphertext.withUnsafeMutableBytes { try source.readFully(into: $0) }
@@ -121,6 +125,12 @@ public final class EnvelopeReader<Source: ByteSource> {
         let count = try lengthField(plaintextLength: plaintextLength, chunk: index)
         if contentEnded && count > 0 { throw EnvelopeError.malformedChunk(chunk: index, "content after the end of content") }
         if count < plaintextLength - Layout.chunkLengthFieldByteCount { contentEnded = true }
+        if let declared = metadata.size {
+            // Checked after the chunk passed every layout rule and before its content is released.
+            let total = contentByteCount + UInt64(count)
+            if total > declared { throw EnvelopeError.contentSizeMismatch(declared: declared, actual: total, complete: done) }
+            if done && total < declared { throw EnvelopeError.contentSizeMismatch(declared: declared, actual: total, complete: true) }
+        }
         contentByteCount += UInt64(count)
         try plaintext.withUnsafeBytes { chunk in
             try body(UnsafeRawBufferPointer(rebasing: chunk[Layout.chunkLengthFieldByteCount..<Layout.chunkLengthFieldByteCount + count]))

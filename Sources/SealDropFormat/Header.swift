@@ -38,9 +38,13 @@ public struct EnvelopeHeader: Sendable {
     public var keyIDs: [KeyID] { recipients.map(\.keyID) }
 
     /// Builds and MACs a header sealing `fileKey` to each recipient. The MAC also covers the
-    /// payload's 24-byte `streamHeader`, which binds header and payload together.
+    /// payload's 24-byte `streamHeader`, which binds header and payload together. Two
+    /// recipients with one key ID are refused (``SealingError/duplicateRecipient(_:)``): readers
+    /// refuse such a header.
     public static func make(fileKey: FileKey, recipients: [PublicKey], metadataLength: Int, streamHeader: SecretStreamHeader) throws(SealingError) -> EnvelopeHeader {
         guard (1...Layout.maxRecipients).contains(recipients.count) else { throw .badRecipientCount(recipients.count) }
+        var seen: Set<KeyID> = []
+        for recipient in recipients where !seen.insert(recipient.keyID).inserted { throw .duplicateRecipient(recipient.keyID) }
         var bytes = Layout.magic + [Layout.version, UInt8(recipients.count)] + bigEndian32(UInt32(metadataLength))
         var entries: [RecipientEntry] = []
         for recipient in recipients {
@@ -58,7 +62,8 @@ public struct EnvelopeHeader: Sendable {
 
     /// Parses a header from the first bytes of a submission. Returns nil when `prefix` is too
     /// short to hold the whole header yet (give it more bytes); throws when the bytes can never
-    /// start a valid header. Reads at most ``Layout/maxHeaderByteCount`` bytes.
+    /// start a valid header (two entries with one key ID included). Reads at most
+    /// ``Layout/maxHeaderByteCount`` bytes.
     public static func parse(prefix: some Collection<UInt8>) throws(EnvelopeError) -> EnvelopeHeader? {
         let head = Array(prefix.prefix(Layout.maxHeaderByteCount))
         let magicCount = Swift.min(head.count, Layout.magic.count)
@@ -78,8 +83,11 @@ public struct EnvelopeHeader: Sendable {
         guard head.count >= total else { return nil }
         var entries: [RecipientEntry] = []
         var offset = Layout.fixedHeaderByteCount
-        for _ in 0..<count {
+        for number in 1...count {
             let keyID = KeyID(bytes: Array(head[offset..<offset + KeyID.byteCount]))
+            if let first = entries.firstIndex(where: { $0.keyID == keyID }) {
+                throw .malformedHeader("recipient entries \(first + 1) and \(number) both have key ID \(keyID)")
+            }
             let sealed = Array(head[offset + KeyID.byteCount..<offset + Layout.recipientEntryByteCount])
             entries.append(RecipientEntry(keyID: keyID, sealedFileKey: sealed))
             offset += Layout.recipientEntryByteCount

@@ -132,7 +132,7 @@ public final class Decryptor {
         let clock = metadata.sealedBy == .source
             ? "sealed by the source; their clock, which may be wrong or misleading"
             : "sealed by the server on receipt; the server's clock"
-        field("sealed", "\(formatUTC(metadata.time)) UTC (\(clock))")
+        field("sealed", metadata.time.map { "\(formatUTC($0)) UTC (\(clock))" } ?? "time not given (\(metadata.sealedBy == .source ? "sealed by the source" : "sealed by the server on receipt"))")
         field("key ID", keyID)
         field("decrypted", "\(formatUTC(Date())) UTC")
         if let message = metadata.message {

@@ -68,6 +68,7 @@ private func hint(for outcome: Outcome) -> String? {
     switch outcome {
     case .payloadFailure: "the copy may be damaged: import it again from the server's inbox; if it stays broken, it was tampered with"
     case .headerFailure: "the file is not an intact SealDrop submission"
+    case .badMetadata: "nothing was released: the software that sealed it does not follow the SealDrop format, or whoever sealed it crafted it so; keep the file and ask the sender how it was made"
     case .readError: "check that the file can be read"
     case .noMatch, .success: nil
     }

@@ -37,7 +37,7 @@ struct Keyholder: ParsableCommand {
         Exit status:
           0   everything succeeded
           1   a submission failed (no match, header failure, payload failure,
-              read error); the others were still processed
+              bad metadata, read error); the others were still processed
           2   keyholder could not do its work: no usable key, a wrong passphrase,
               a key file others can read or another user owns, a refused output
               folder, a path or ID that does not exist, a write error

@@ -21,7 +21,7 @@ struct List: ParsableCommand {
         \\u{…}.
 
         Rows are sorted by time, oldest first; failed submissions come last, with their status \
-        (no match, header failure, payload failure, read error) and, on standard error, the \
+        (no match, header failure, payload failure, bad metadata, read error) and, on standard error, the \
         reason. The listing goes on past failures.
 
         With --json, one JSON object per line: file, id, status, key_ids, and when opened \

@@ -8,8 +8,9 @@ struct Verify: ParsableCommand {
         abstract: "Authenticate every byte of submissions without writing any plaintext.",
         discussion: """
         Prints one line per submission: its path and 'ok', 'no match', 'header failure', \
-        'payload failure' (tampered with or truncated) or 'read error': the outcome names of the \
-        format's test vectors. The reason for a failure goes to standard error. Nothing is \
+        'payload failure' (tampered with or truncated), 'bad metadata' (the metadata \
+        authenticated but breaks the format's rules, or the content's length differs from the \
+        size it declares) or 'read error': the outcome names of the format's test vectors. The reason for a failure goes to standard error. Nothing is \
         written to disk. Without PATH, the archive (or the --in folders) is verified; a medium \
         can be verified before it is imported.
 

@@ -10,9 +10,13 @@ struct Seal: ParsableCommand {
         abstract: "Seal a file to the newsroom's public keys.",
         discussion: """
         The output can be opened only with a recipient's secret key. It records the file's base \
-        name (unless --name replaces it or --no-name omits it), its size, the time, and an \
-        optional message, all inside the encryption; its length is padded. An existing output \
-        file is never overwritten; the output appears under its name only once complete.
+        name (unless --name replaces it or --no-name omits it), its size, the time by this \
+        machine's clock (unless --no-time omits it), and an optional message, all inside the \
+        encryption; its length is padded. An existing output file is never overwritten; the \
+        output appears under its name only once complete.
+
+        Example:
+          sealdrop seal --recipients-file newsroom.txt --no-name --no-time -o upload.sealdrop report.pdf
         """
     )
 
@@ -30,6 +34,9 @@ struct Seal: ParsableCommand {
 
     @Flag(help: "Record no file name at all.")
     var noName = false
+
+    @Flag(help: "Record no time at all (the time is otherwise this machine's clock).")
+    var noTime = false
 
     @Option(help: ArgumentHelp("Record this media type, e.g. application/pdf.", valueName: "type"))
     var type: String?
@@ -50,10 +57,15 @@ struct Seal: ParsableCommand {
             let recipients = try loadRecipients()
             let input = try FileReader(path: file)
             let recordedName: String? = noName ? nil : (name ?? (file == "-" ? nil : (file as NSString).lastPathComponent))
-            let metadata = Metadata(name: recordedName, mediaType: type, size: input.regularFileSize(), message: message, sealedBy: .source)
+            let metadata = Metadata(name: recordedName, mediaType: type, size: input.regularFileSize(), time: noTime ? nil : Date(),
+                                    message: message, sealedBy: .source)
             let writer: EnvelopeWriter
             do throws(SealingError) { writer = try EnvelopeWriter(recipients: recipients, metadata: metadata) } catch {
-                throw CLIError(error.description, hint: "shorten the message or the name")
+                switch error {
+                case .timeOutOfRange: throw CLIError(error.description, hint: "set this machine's clock, or seal with --no-time")
+                case .metadataTooLarge: throw CLIError(error.description, hint: "shorten the message or the name")
+                default: throw CLIError(error.description)
+                }
             }
             if output == "-" {
                 guard !isTerminal(1) else {

@@ -1,10 +1,12 @@
 // Writes the format v1 test vectors: `swift run MakeVectors Tests/SealDropFormatTests/Vectors`.
 //
 // Each vector is a file: `key: value` lines (expect, keys, payload, comment), a blank line, then
-// the submission's bytes. `expect` is one of: success, no match, header failure, payload failure.
-// `payload` is the BLAKE2b-256 (hex) of the content a success must yield. `keys` names the key
-// files in keys/ to open it with (their passphrase is keys/passphrase). Run it again only to
-// change the vectors; the files are committed.
+// the submission's bytes (FormatV1.md, "Test vectors"). `expect` is one of: success, no match,
+// header failure, payload failure, bad metadata. `payload` is the BLAKE2b-256 (hex) of the
+// content a success must yield. `keys` names the key files in keys/ to open it with (their
+// passphrase is keys/passphrase). The files are committed: a vector file that already exists is
+// left exactly as it is (file keys, nonces and sealed boxes are random, so writing it again
+// would change every byte); delete a file to make it anew.
 import Foundation
 import SealDropCrypto
 import SealDropFormat
@@ -42,8 +44,11 @@ struct Sealed {
 }
 
 func seal(_ content: [UInt8], to recipients: [PublicKey], name: String? = "evidence.pdf") throws -> Sealed {
-    let metadata = Metadata(name: name, mediaType: "application/pdf", size: UInt64(content.count), time: fixedTime,
-                            message: "from the vectors", sealedBy: .source)
+    try seal(content, to: recipients, metadata: Metadata(name: name, mediaType: "application/pdf", size: UInt64(content.count),
+                                                         time: fixedTime, message: "from the vectors", sealedBy: .source))
+}
+
+func seal(_ content: [UInt8], to recipients: [PublicKey], metadata: Metadata) throws -> Sealed {
     let writer = try EnvelopeWriter(recipients: recipients, metadata: metadata)
     var chunks: [[UInt8]] = []
     content.withUnsafeBytes { bytes in writer.append(bytes) { chunks.append(Array($0)) } }
@@ -77,10 +82,12 @@ func chunk(content: [UInt8], plaintextLength: Int) -> [UInt8] {
 func pattern(_ count: Int, seed: UInt8 = 0) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) } }
 
 func write(_ name: String, expect: String, keys: [String] = ["a"], content: [UInt8]? = nil, comment: String, bytes: [UInt8]) throws {
+    let path = "\(folder)/\(name)"
+    guard !FileManager.default.fileExists(atPath: path) else { return }
     var text = "expect: \(expect)\nkeys: \(keys.joined(separator: " "))\n"
     if let content { text += "payload: \(BLAKE2b.hash(content).hexString)\n" }
     text += "comment: \(comment)\n\n"
-    try Data(Array(text.utf8) + bytes).write(to: URL(fileURLWithPath: "\(folder)/\(name)"))
+    try Data(Array(text.utf8) + bytes).write(to: URL(fileURLWithPath: path))
 }
 
 func flipped(_ bytes: [UInt8], at offset: Int) -> [UInt8] {
@@ -165,4 +172,90 @@ try write("nonzero_padding", expect: "payload failure", comment: "a padding byte
           bytes: try custom([(chunk(content: [1], plaintextLength: 5) + [9], .final)], to: [a.publicKey]))
 try write("length_field_too_large", expect: "payload failure", comment: "a chunk's length field exceeds the chunk",
           bytes: try custom([(bigEndian32(100) + [1, 2], .final)], to: [a.publicKey]))
+
+// Metadata that authenticates but breaks the format's rules (FormatV1.md, "Metadata").
+
+/// A submission of `content` (under one chunk's capacity), laid out as the writer lays it out,
+/// whose metadata chunk holds exactly `json`: for metadata the real writer never produces.
+func withMetadata(_ json: [UInt8], content: [UInt8], to recipients: [PublicKey]) throws -> [UInt8] {
+    precondition(content.count < capacity)
+    let fileKey = FileKey()
+    let metadataLength = (json.count + 4 + 4095) / 4096 * 4096
+    let pusher = SecretStreamPusher(key: fileKey.streamKey)
+    let header = try EnvelopeHeader.make(fileKey: fileKey, recipients: recipients, metadataLength: metadataLength, streamHeader: pusher.header)
+    var out = header.bytes + pusher.header.bytes
+    func push(_ plaintext: [UInt8], _ tag: SecretStreamTag) {
+        var sealed = [UInt8](repeating: 0, count: plaintext.count + SecretStream.chunkOverhead)
+        _ = plaintext.withUnsafeBytes { p in sealed.withUnsafeMutableBytes { pusher.push(p, tag: tag, into: $0) } }
+        out += sealed
+    }
+    push(chunk(content: json, plaintextLength: metadataLength), .message)
+    push(chunk(content: content, plaintextLength: 4 + Int(Layout.padme(UInt64(content.count)))), .final)
+    return out
+}
+
+let small = pattern(100, seed: 3)
+/// The writer's JSON for `small`, as a string to edit: {"message":…,"sealed_by":"source","size":100,"time":"2026-09-21T14:13:20Z",…}.
+let writerJSON = String(decoding: try Metadata(name: "evidence.pdf", mediaType: "application/pdf", size: 100, time: fixedTime,
+                                               message: "from the vectors", sealedBy: .source).encoded(), as: UTF8.self)
+func edited(_ replace: String, with replacement: String) -> [UInt8] {
+    precondition(writerJSON.contains(replace))
+    return Array(writerJSON.replacingOccurrences(of: replace, with: replacement).utf8)
+}
+let stamp = "\"time\":\"2026-09-21T14:13:20Z\""
+
+try write("metadata_as_written", expect: "success", content: small, comment: "the writer's metadata, laid out by hand as the other metadata vectors are (their control)",
+          bytes: try withMetadata(Array(writerJSON.utf8), content: small, to: [a.publicKey]))
+try write("metadata_no_time", expect: "success", content: small, comment: "no time member (sealdrop seal --no-time), sealed by the real writer",
+          bytes: try seal(small, to: [a.publicKey], metadata: Metadata(name: "evidence.pdf", size: 100, time: nil, sealedBy: .source)).bytes)
+try write("metadata_bom", expect: "bad metadata", comment: "the metadata starts with a UTF-8 byte order mark",
+          bytes: try withMetadata([0xEF, 0xBB, 0xBF] + Array(writerJSON.utf8), content: small, to: [a.publicKey]))
+try write("metadata_utf16", expect: "bad metadata", comment: "the metadata in UTF-16 (little-endian, no byte order mark)",
+          bytes: try withMetadata(writerJSON.utf16.flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] }, content: small, to: [a.publicKey]))
+try write("metadata_duplicate_member", expect: "bad metadata", comment: "member name appears twice (first-wins and last-wins readers would disagree)",
+          bytes: try withMetadata(edited("\"name\":\"evidence.pdf\"", with: "\"name\":\"evidence.pdf\",\"name\":\"other.exe\""), content: small, to: [a.publicKey]))
+try write("metadata_name_null", expect: "bad metadata", comment: "name is null, not a string",
+          bytes: try withMetadata(edited("\"name\":\"evidence.pdf\"", with: "\"name\":null"), content: small, to: [a.publicKey]))
+try write("metadata_time_offset", expect: "bad metadata", comment: "time with the offset +02:00 instead of Z",
+          bytes: try withMetadata(edited(stamp, with: "\"time\":\"2026-09-21T16:13:20+02:00\""), content: small, to: [a.publicKey]))
+try write("metadata_time_fraction", expect: "bad metadata", comment: "time with a fraction of a second",
+          bytes: try withMetadata(edited(stamp, with: "\"time\":\"2026-09-21T14:13:20.5Z\""), content: small, to: [a.publicKey]))
+try write("metadata_year_0000", expect: "bad metadata", comment: "time in year 0000",
+          bytes: try withMetadata(edited(stamp, with: "\"time\":\"0000-01-01T00:00:00Z\""), content: small, to: [a.publicKey]))
+try write("metadata_no_sealed_by", expect: "bad metadata", comment: "the required member sealed_by is missing",
+          bytes: try withMetadata(edited("\"sealed_by\":\"source\",", with: ""), content: small, to: [a.publicKey]))
+try write("metadata_invalid_json", expect: "bad metadata", comment: "not JSON: a comma before the closing brace",
+          bytes: try withMetadata(Array(writerJSON.dropLast().utf8) + Array(",}".utf8), content: small, to: [a.publicKey]))
+try write("metadata_size_larger", expect: "bad metadata", comment: "size 101 declared, 100 content bytes (found at the final chunk)",
+          bytes: try withMetadata(edited("\"size\":100", with: "\"size\":101"), content: small, to: [a.publicKey]))
+try write("metadata_size_smaller", expect: "bad metadata", comment: "size 99 declared, 100 content bytes (found before the chunk is released)",
+          bytes: try withMetadata(edited("\"size\":100", with: "\"size\":99"), content: small, to: [a.publicKey]))
+try write("metadata_lone_surrogate", expect: "bad metadata", comment: "the message holds the escape of a lone high surrogate",
+          bytes: try withMetadata(edited("\"message\":\"from the vectors\"", with: "\"message\":\"from \\ud800 the vectors\""), content: small, to: [a.publicKey]))
+
+// A file cut inside the 24-byte stream header: the payload's first field.
+try write("truncated_stream_header", expect: "payload failure", comment: "cut after 10 of the 24 stream header bytes", bytes: Array(base.bytes[0..<(h + 10)]))
+
+/// A valid header but for one thing: two entries with the key ID of `key`, both sealing the
+/// file key to it (the writer refuses to make this; readers refuse it when parsing).
+func twoEntries(for key: PublicKey, content: [UInt8]) throws -> [UInt8] {
+    let fileKey = FileKey()
+    let json = try Metadata(name: "twice.bin", size: UInt64(content.count), time: fixedTime, sealedBy: .source).encoded()
+    let pusher = SecretStreamPusher(key: fileKey.streamKey)
+    let first = try EnvelopeHeader.make(fileKey: fileKey, recipients: [key], metadataLength: 4096, streamHeader: pusher.header)
+    let second = try EnvelopeHeader.make(fileKey: fileKey, recipients: [key], metadataLength: 4096, streamHeader: pusher.header)
+    var header = Layout.magic + [Layout.version, 2] + bigEndian32(4096)
+    header += first.bytes[14..<(14 + 88)] + second.bytes[14..<(14 + 88)]
+    header += BLAKE2b.mac(header + pusher.header.bytes, key: fileKey.macKey)
+    var out = header + pusher.header.bytes
+    for (plaintext, tag) in [(chunk(content: json, plaintextLength: 4096), SecretStreamTag.message),
+                             (chunk(content: content, plaintextLength: 4 + Int(Layout.padme(UInt64(content.count)))), .final)] {
+        var sealed = [UInt8](repeating: 0, count: plaintext.count + SecretStream.chunkOverhead)
+        _ = plaintext.withUnsafeBytes { p in sealed.withUnsafeMutableBytes { pusher.push(p, tag: tag, into: $0) } }
+        out += sealed
+    }
+    return out
+}
+try write("duplicate_key_id", expect: "header failure", comment: "two recipient entries with a's key ID, both opening to the file key (MAC valid)",
+          bytes: try twoEntries(for: a.publicKey, content: small))
 print("wrote vectors to \(folder)")

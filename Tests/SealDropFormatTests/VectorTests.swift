@@ -83,9 +83,55 @@ struct VectorTests {
         for required in ["empty", "one_chunk", "chunk_boundary_minus_1", "chunk_boundary", "chunk_boundary_plus_1", "many_chunks",
                          "several_recipients_third", "flip_magic", "flip_header_mac", "flip_data_chunk", "truncated_at_chunk_boundary",
                          "truncated_mid_chunk", "two_final_chunks", "trailing_data", "swapped_chunks", "spliced_header",
-                         "unknown_version", "wrong_key"] {
+                         "unknown_version", "wrong_key", "truncated_stream_header", "duplicate_key_id"] + Self.metadataVectors.keys {
             #expect(vectors.contains { $0.name == required }, "missing vector \(required)")
         }
+    }
+
+    /// The vectors of the metadata rules, and the words of the rule each one's error names.
+    static let metadataVectors: [String: String] = [
+        "metadata_as_written": "", "metadata_no_time": "",
+        "metadata_bom": "it starts with a byte order mark; the metadata is UTF-8 without one (at byte 0)",
+        "metadata_utf16": "it contains a zero byte (UTF-16 or UTF-32 text?)",
+        "metadata_duplicate_member": "member \"name\" appears twice in one object",
+        "metadata_name_null": "member \"name\" must be a string, not null",
+        "metadata_time_offset": "member \"time\" must be exactly YYYY-MM-DDTHH:MM:SSZ: UTC written as Z, no other offset",
+        "metadata_time_fraction": "member \"time\" must be exactly YYYY-MM-DDTHH:MM:SSZ: no fraction of a second",
+        "metadata_year_0000": "member \"time\" has year 0000; years are 0001 to 9999",
+        "metadata_no_sealed_by": "member \"sealed_by\" is missing (it is required)",
+        "metadata_invalid_json": "a comma before the end of an object",
+        "metadata_size_larger": "the content is 100 bytes, but member \"size\" declares 101",
+        "metadata_size_smaller": "the content is 100 bytes, but member \"size\" declares 99",
+        "metadata_lone_surrogate": "a lone surrogate",
+    ]
+
+    @Test("each metadata vector fails for the rule it was made to break, and releases nothing", arguments: metadataVectors.keys.sorted())
+    func metadataRule(_ name: String) throws {
+        let vector = try Vector.load(name)
+        let result = open(vector.bytes, keys: [VectorKeys.unlocked["a"]!])
+        let words = try #require(Self.metadataVectors[name])
+        if words.isEmpty {
+            #expect(result.outcome == .success)
+            #expect(result.content == Array((0..<100).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 3) }))
+        } else {
+            #expect(result.outcome == .badMetadata)
+            #expect(result.content.isEmpty)
+            let message = result.error?.description ?? "no error"
+            #expect(message.contains("bad metadata: the metadata authenticated") && message.contains(words), "\(message)")
+        }
+    }
+
+    @Test("two entries with one key ID and a cut stream header fail as the format says, for recipient and outsider alike")
+    func headerRules() throws {
+        let twice = try Vector.load("duplicate_key_id")
+        for keys in [["a"], ["b"]] {
+            let result = open(twice.bytes, keys: keys.map { VectorKeys.unlocked[$0]! })
+            #expect(result.outcome == .headerFailure)
+            #expect(result.error?.reason.hasPrefix("malformed header: recipient entries 1 and 2 both have key ID ") == true)
+        }
+        let cut = try Vector.load("truncated_stream_header")
+        #expect(open(cut.bytes, keys: [VectorKeys.unlocked["a"]!]).error == .truncatedStreamHeader)
+        #expect(open(cut.bytes, keys: [VectorKeys.unlocked["b"]!]).outcome == .noMatch)
     }
 
     @Test("a failing payload releases only chunks that authenticated")
