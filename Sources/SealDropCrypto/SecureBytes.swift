@@ -104,3 +104,33 @@ public enum GuardedMemoryPool {
         }
     }
 }
+
+extension SecureBytes {
+    /// The bytes as lowercase hex digits, in new guarded memory (`sodium_bin2hex`, constant
+    /// time): for a secret written to a file, such as the drop key's seed.
+    public func hexDigits() -> SecureBytes {
+        let digits = SecureBytes(count: count * 2 + 1)
+        digits.withUnsafeMutableBytes { out in
+            withUnsafeBytes { input in
+                _ = sodium_bin2hex(out.baseAddress!.assumingMemoryBound(to: CChar.self), out.count,
+                                   input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count)
+            }
+        }
+        // Drop the terminating zero byte.
+        return digits.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0.dropLast())) }
+    }
+
+    /// Decodes exactly `2 × byteCount` hex digits into new guarded memory (`sodium_hex2bin`,
+    /// constant time); nil for any other length or a character that is not a hex digit.
+    public static func fromHexDigits(_ digits: UnsafeRawBufferPointer, byteCount: Int) -> SecureBytes? {
+        ensureSodium()
+        guard digits.count == byteCount * 2 else { return nil }
+        let bytes = SecureBytes(count: byteCount)
+        var decoded = 0
+        let status = bytes.withUnsafeMutableBytes { out in
+            sodium_hex2bin(out.baseAddress!.assumingMemoryBound(to: UInt8.self), byteCount,
+                           digits.baseAddress!.assumingMemoryBound(to: CChar.self), digits.count, nil, &decoded, nil)
+        }
+        return status == 0 && decoded == byteCount ? bytes : nil
+    }
+}

@@ -156,8 +156,11 @@ public struct ImportRecord: Codable, Sendable {
         public var status: String?
         /// What became of it.
         public var action: Action
+        /// The submission's provenance record on the medium, as checked on import
+        /// (``ProvenanceCheck/label``); a record that holds is copied into the archive beside it.
+        public var record: String?
 
-        enum CodingKeys: String, CodingKey { case id, file, keyIDs = "key_ids", size, blake2b, status, action }
+        enum CodingKeys: String, CodingKey { case id, file, keyIDs = "key_ids", size, blake2b, status, action, record }
     }
 
     /// What became of a submission found on a medium.

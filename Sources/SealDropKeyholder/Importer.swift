@@ -96,6 +96,7 @@ public final class Importer {
             return try compareWithArchived(&entry, file: file, header: read.header, id: id)
         }
         // The import itself: one pass that copies, hashes and authenticates.
+        var wholeHash: [UInt8] = []
         let pending = try folder.createPendingFile()
         let hasher = BLAKE2b.Hasher()
         let input: FileReader
@@ -126,15 +127,51 @@ public final class Importer {
                 throw classify(error)
             }
             entry.size = input.bytesRead
-            entry.blake2b = hex(hasher.finalize())
+            let whole = hasher.finalize()
+            entry.blake2b = hex(whole)
             try syncAndPublish(pending, in: folder, as: id)
+            wholeHash = whole
         } catch {
             folder.discard(pending)
             return try failed(&entry, error, file: file)
         }
         entry.action = .imported
-        let problem = entry.status == Outcome.noMatch.label ? noMatch(read.header.keyIDs, ring: ring).report(for: file) : nil
+        var problem = entry.status == Outcome.noMatch.label ? noMatch(read.header.keyIDs, ring: ring).report(for: file) : nil
+        if entry.status == Outcome.success.label, problem == nil {
+            problem = try importRecord(of: file, as: id, entry: &entry, headerBytes: read.header.bytes.count, wholeHash: wholeHash, into: folder)
+        }
         return (entry, problem)
+    }
+
+    /// Checks the provenance record beside `file` against the bytes just imported and copies
+    /// it into the archive if it holds; says why not if it is altered or mismatched.
+    private func importRecord(of file: SubmissionFile, as id: SubmissionID, entry: inout ImportRecord.Entry, headerBytes: Int,
+                              wholeHash: [UInt8], into folder: OutputFolder) throws(CLIError) -> CLIError? {
+        guard let path = recordPath(of: file), FileManager.default.fileExists(atPath: path) else {
+            entry.record = ProvenanceCheck.missing.label
+            return nil
+        }
+        let bytes: [UInt8]
+        do { bytes = try readRecordFile(path) } catch {
+            entry.record = ProvenanceCheck.invalid("").label
+            return CLIError("\(path): the provenance record cannot be read: \(error.message)", hint: "the submission was imported without it")
+        }
+        let check = try checkRecord(bytes, of: SubmissionFile(path: file.path, fromFolder: false), size: entry.size,
+                                    headerBytes: headerBytes, hashes: (wholeHash, nil), ring: ring)
+        entry.record = check.label
+        if case .invalid(let why) = check {
+            return CLIError("\(file.path): \(why)", hint: "the submission was imported without its record; compare the medium with the drop's copy")
+        }
+        let pending = try folder.createPendingFile()
+        do throws(CLIError) {
+            try writeAll(pending.fd, bytes)
+            try pending.sync()
+            try folder.publish(pending, exactlyAs: "\(id.text).\(ProvenanceRecord.fileExtension)")
+        } catch {
+            folder.discard(pending)
+            throw CLIError("cannot store the record of \(id.text) in the archive: \(error.message)", hint: "check the archive's disk")
+        }
+        return nil
     }
 
     private func syncAndPublish(_ pending: PendingFile, in folder: OutputFolder, as id: SubmissionID) throws(KeyholderError) {

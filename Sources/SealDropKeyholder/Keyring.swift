@@ -32,6 +32,9 @@ public final class Keyring {
 
     /// The keys, in the order given (or by file name).
     public let keys: [Key]
+    /// The drop keys pinned in the keyring folder (``TrustedDrops``), whose provenance records
+    /// are believed.
+    public let trustedDrops: [DropPublicKey]
     private var unlocked: [Int: SecretKey] = [:]
     private let passphraseFile: String?
     private var filePassphrase: SecureBytes?
@@ -54,6 +57,7 @@ public final class Keyring {
                 notes: @escaping (String) -> Void = { _ in }) throws(CLIError) {
         self.passphraseFile = passphraseFile
         self.notes = notes
+        trustedDrops = try TrustedDrops.load(folder: folder ?? Self.defaultFolder)
         var keys: [Key] = []
         if keyPaths.isEmpty {
             keys = try Self.keys(in: folder ?? Self.defaultFolder)

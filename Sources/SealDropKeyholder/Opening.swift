@@ -84,10 +84,21 @@ public struct SubmissionRow: Encodable, Sendable {
     public var error: String?
     /// For a submission of the archive: true until it has been decrypted (`keyholder decrypt`).
     public var new: Bool?
+    /// The provenance record's state (``ProvenanceCheck/label``): `ok`, `unpinned`, `none`, `BAD`.
+    public var record: String?
+    /// From the record (when its signature holds): the front door that delivered it.
+    public var door: String?
+    /// From the record: when the drop received it, by the server's clock.
+    public var received: Date?
+    /// From the record: the fingerprint of the drop key that signed it.
+    public var dropKey: String?
+    /// Why the record is `BAD`.
+    public var recordError: String?
 
     enum CodingKeys: String, CodingKey {
         case file, id, status, keyIDs = "key_ids", keyID = "key_id", time, sealedBy = "sealed_by", size
         case sizeExact = "size_exact", name, type, message, error, new
+        case record, door, received, dropKey = "drop_key", recordError = "record_error"
     }
 
     /// A row for `file` with the outcome `outcome`.
@@ -113,6 +124,35 @@ public struct SubmissionRow: Encodable, Sendable {
         try container.encodeIfPresent(message, forKey: .message)
         try container.encodeIfPresent(error, forKey: .error)
         try container.encodeIfPresent(new, forKey: .new)
+        try container.encodeIfPresent(record, forKey: .record)
+        try container.encodeIfPresent(door, forKey: .door)
+        try container.encodeIfPresent(received, forKey: .received)
+        try container.encodeIfPresent(dropKey, forKey: .dropKey)
+        try container.encodeIfPresent(recordError, forKey: .recordError)
+    }
+
+    /// Fills in what the provenance record says, and whether it holds.
+    public mutating func add(_ check: ProvenanceCheck) {
+        record = check.label
+        if let found = check.record {
+            door = found.door
+            received = found.received
+            dropKey = found.dropKey.fingerprint
+        }
+        if case .invalid(let why) = check { recordError = why }
+    }
+
+    /// Who sealed it, as far as can be known: from a verified record (`PUT`: the server;
+    /// `SEALED`: the source, before upload), else the metadata's unverified claim followed by `?`.
+    public var sealer: String? {
+        if record == "ok", let door {
+            switch door {
+            case ProvenanceRecord.Door.put: return "server"
+            case ProvenanceRecord.Door.sealed: return "source"
+            default: break
+            }
+        }
+        return sealedBy.map { $0 + "?" }
     }
 
     /// Fills in what the header reveals without a key.
@@ -154,6 +194,9 @@ public func probe(_ file: SubmissionFile, ring: Keyring) throws(CLIError) -> (ro
         row.add(read)
         let reader = try openReader(read, ring: ring)
         row.add(reader.metadata, openedWith: reader.openedWith)
+        do { row.add(try checkProvenance(of: file, size: read.fileSize, headerBytes: read.header.bytes.count, hashes: nil, ring: ring)) } catch {
+            throw .fatal(error)
+        }
         return (row, nil)
     } catch {
         switch error {
@@ -183,9 +226,10 @@ public func listing(_ files: [SubmissionFile], ring: Keyring, archive: Archive?)
     return (rows, failures)
 }
 
-/// Oldest first; failures (no time) last; then by file.
+/// Oldest first (by the drop's time of receipt where a record gives it, else the metadata's
+/// time); failures (no time) last; then by file.
 private func listingOrder(_ a: SubmissionRow, _ b: SubmissionRow) -> Bool {
-    switch (a.time, b.time) {
+    switch (a.received ?? a.time, b.received ?? b.time) {
     case let (x?, y?) where x != y: x < y
     case (.some, nil): true
     case (nil, .some): false
@@ -207,6 +251,12 @@ public func verify(_ file: SubmissionFile, ring: Keyring, progress: (UInt64) -> 
             throw classify(error)
         }
         row.size = reader.contentByteCount
+        do {
+            let hashes = try fileHashes(file.path, headerBytes: read.header.bytes.count)
+            row.add(try checkProvenance(of: file, size: read.fileSize, headerBytes: read.header.bytes.count, hashes: hashes, ring: ring))
+        } catch {
+            throw .fatal(error)
+        }
         return (row, nil, sizeWarning(reader, file: file))
     } catch {
         switch error {

@@ -81,7 +81,7 @@ public struct KeyID: Hashable, Sendable, Comparable, CustomStringConvertible {
 /// Secret key material is recognised and refused with its own error.
 func decodeKeyText(_ text: String, prefix: String) throws(PublicKeyParseError) -> [UInt8] {
     let trimmed = text.trimmingASCIIWhitespace()
-    if trimmed.contains(KeyFile.magic) || trimmed.contains(SigningKeyFile.magic) { throw .secretKeyGiven }
+    if trimmed.contains(KeyFile.magic) || trimmed.contains(SigningKeyFile.magic) || trimmed.contains(DropKeyFile.magic) { throw .secretKeyGiven }
     guard trimmed.lowercased().hasPrefix(prefix + "1") else { throw .notAPublicKey }
     let decoded: (prefix: String, data: [UInt8])
     do { decoded = try Bech32.decode(trimmed) } catch { throw error == .badChecksum ? .typo : .notAPublicKey }

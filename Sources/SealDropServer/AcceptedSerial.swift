@@ -21,7 +21,8 @@ struct AcceptedList: Equatable, Sendable {
     init(_ list: SignedRecipients) {
         // Whole seconds since 1970: the date as signed, independent of how it is formatted.
         let seconds = Int64(list.date.timeIntervalSince1970.rounded(.down))
-        var canonical = "\(SignedRecipients.magic)\nserial: \(list.serial)\ndate: \(seconds)\n"
+        let expires = Int64(list.expires.timeIntervalSince1970.rounded(.down))
+        var canonical = "\(SignedRecipients.magic)\nserial: \(list.serial)\ndate: \(seconds)\nexpires: \(expires)\n"
         canonical += "signing-key: \(list.signingKey.text)\n"
         for recipient in list.recipients { canonical += "recipient: \(recipient.text)\n" }
         self.init(serial: list.serial, digest: BLAKE2b.hash(Array(canonical.utf8), key: Array("sealdropd accepted list v1".utf8)).hexString)

@@ -62,10 +62,11 @@ public final class Daemon: Sendable {
             spool = try openSpool(configuration.spool, logger: logger)
             recipients = try RecipientStore(signedList: file, signingKey: signingKey, serialRecord: AcceptedSerialFile(folder: spool.rootPath))
         }
+        let dropKey = try DropSigner.forDaemon(configured: configuration.dropKey, spoolRoot: spool.rootPath)
         let server: UploadServer
         do {
             server = try await UploadServer.bind(host: configuration.host, port: configuration.port, spool: spool,
-                                                 recipients: recipients, limits: configuration.limits, logger: logger)
+                                                 recipients: recipients, dropKey: dropKey.signer, limits: configuration.limits, logger: logger)
         } catch let error as StartupError {
             throw error
         } catch {
@@ -80,7 +81,10 @@ public final class Daemon: Sendable {
         if case .signedList(_, let signingKey) = source {
             metadata["recipients.signing_key"] = "\(signingKey.fingerprint)"
         }
+        logger.info(dropKey.created ? "made a new drop key in the spool; pin it with keyholder trust-drop" : "drop key loaded",
+                    metadata: ["drop_key": "\(dropKey.signer.publicKey.text)", "drop_key.fingerprint": "\(dropKey.signer.publicKey.fingerprint)"])
         logger.info("recipients loaded", metadata: metadata)
+        if let warning = recipients.currentSet.expiryWarning() { logger.warning("\(warning)") }
         return Daemon(server: server, recipients: recipients, spool: spool, signals: signals,
                       recipientsPoll: configuration.recipientsPoll, logger: logger)
     }

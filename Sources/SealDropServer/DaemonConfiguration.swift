@@ -15,6 +15,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var port = 7700
     /// The spool root. Default `/var/lib/sealdrop`.
     public var spool = "/var/lib/sealdrop"
+    /// The drop key file; nil: `drop.key` in the spool, made on first start.
+    public var dropKey: String?
     /// Public keys given directly (the `recipients` list, or `--recipient` flags).
     public var recipients: [String] = []
     /// A file of public keys, one per line; re-read on SIGHUP.
@@ -42,6 +44,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public enum Setting: String, CaseIterable, Sendable {
         case listen
         case spool
+        case dropKey = "drop-key"
         case recipients
         case recipientsFile = "recipients-file"
         case signingKey = "signing-key"
@@ -81,6 +84,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         case .recipientsFile:
             guard !value.isEmpty else { throw Self.invalid(setting, value, "a file path") }
             recipientsFile = value
+        case .dropKey:
+            guard !value.isEmpty else { throw Self.invalid(setting, value, "a file path") }
+            dropKey = value
         case .signingKey:
             guard !value.isEmpty else { throw Self.invalid(setting, value, "a signing public key (sealdropsign1...)") }
             signingKey = value
@@ -127,6 +133,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         switch setting {
         case .listen: host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         case .spool: spool
+        case .dropKey: dropKey
         case .recipients: nil
         case .recipientsFile: recipientsFile
         case .signingKey: signingKey

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import Logging
 public import SealDropCrypto
 import SealDropFormat
@@ -18,6 +18,20 @@ public struct RecipientSet: Sendable, Equatable {
     public let document: [UInt8]
     /// The signed list's serial; nil without a signed list.
     public let serial: UInt64?
+    /// When the signed list expires; nil without a signed list.
+    public var expires: Date? = nil
+
+    /// What to tell the operator when the signed list expires within
+    /// ``SealDropKeys/SignedRecipients/warningPeriod`` of `now` (or has expired): sources'
+    /// clients refuse an expired list. Nil when it does not.
+    public func expiryWarning(at now: Date = Date()) -> String? {
+        guard let expires else { return nil }
+        let stamp = ISO8601DateFormatter().string(from: expires)
+        let seconds = expires.timeIntervalSince(now)
+        if seconds <= 0 { return "the signed recipients list expired on \(stamp): sources' clients refuse it; sign a new one (keyholder sign-recipients) and reload" }
+        guard seconds <= Double(SignedRecipients.warningPeriod.components.seconds) else { return nil }
+        return "the signed recipients list expires on \(stamp), in \(Int(seconds / 86_400)) day(s): sign the next one (keyholder sign-recipients) before then"
+    }
 
     /// Log metadata naming the keys by ID (never the keys themselves), and the serial.
     public var logMetadata: Logger.Metadata {
@@ -171,6 +185,7 @@ public final class RecipientStore: Sendable {
                                                                 recordIn: record)
                 state.withLock { $0 = State(set: set, stamp: stamp, accepted: accepted) }
                 logger.info("recipients reloaded", metadata: set.logMetadata)
+                if let warning = set.expiryWarning() { logger.warning("\(warning)") }
             }
             return nil
         } catch {
@@ -281,7 +296,7 @@ public final class RecipientStore: Sendable {
                                hint: "an older list may be a replay; the newsroom signs each new list with a serial higher than \(accepted.serial) (keyholder sign-recipients)")
         }
         if offered.serial != accepted?.serial { try file.write(offered) }
-        return (RecipientSet(keys: list.recipients, document: bytes, serial: list.serial), offered)
+        return (RecipientSet(keys: list.recipients, document: bytes, serial: list.serial, expires: list.expires), offered)
     }
 
     /// Reads the signed list at `path` and verifies it against the pinned signing key.
@@ -316,6 +331,8 @@ public final class RecipientStore: Sendable {
                 "never edit a signed list by hand: change the recipients by signing a new list with a higher serial (keyholder sign-recipients)"
             case .serialWentBackwards:
                 "the newsroom signs each new list with a higher serial (keyholder sign-recipients)"
+            case .expired:
+                "the newsroom signs a new list before the old one expires (keyholder sign-recipients)"
             }
             var why = error.description
             if case .wrongSigner(_, let found) = error {

@@ -20,7 +20,7 @@ extension DaemonConfiguration.Setting {
         case .listen: "host:port"
         case .spool: "dir"
         case .recipients: "pubkey"
-        case .recipientsFile, .signedRecipients: "file"
+        case .recipientsFile, .signedRecipients, .dropKey: "file"
         case .signingKey: "sealdropsign1..."
         case .recipientsPoll, .headerTimeout, .idleTimeout, .writeTimeout, .drainTimeout, .shutdownGrace: "duration"
         case .maxBodySize, .spoolQuota, .freeDiskReserve, .drainLimit, .minimumRate: "size"
@@ -35,6 +35,7 @@ extension DaemonConfiguration.Setting {
         switch self {
         case .listen: "Address to listen on; port 0 picks a free one"
         case .spool: "Spool folder, mode 0700, owned by the daemon's user"
+        case .dropKey: "The drop key, which signs a provenance record for each submission (sealdropd drop-key); without it, drop.key in the spool, made on first start"
         case .recipients: "A public key to seal uploads to (repeatable)"
         case .recipientsFile: "File of public keys, one per line, # comments; re-read on SIGHUP and when it changes"
         case .signedRecipients: "Recipients list signed by the newsroom's offline signing key (keyholder sign-recipients); then the only source of recipients"

@@ -94,10 +94,15 @@ final class SpaceAccount: Sendable {
         return got > 0
     }
 
-    /// Sets `reservation` to exactly the charge of a finished file of `bytes` bytes: reserves
-    /// what is missing (or throws ``UploadRefusal/quota``), gives back what is over.
-    func settle(_ reservation: Reservation, fileBytes bytes: UInt64, spool: Spool, threadPool: NIOThreadPool) async throws {
-        let charge = Self.charge(forFileBytes: bytes)
+    /// What a submission's provenance record costs: a record is a small envelope (under 8 KiB
+    /// even for 32 recipients), so it costs what an empty submission costs, with its inode.
+    static let recordCharge = charge(forFileBytes: 0)
+
+    /// Sets `reservation` to exactly the charge of a finished file of `bytes` bytes (and, for a
+    /// committed submission, its provenance record): reserves what is missing (or throws
+    /// ``UploadRefusal/quota``), gives back what is over.
+    func settle(_ reservation: Reservation, fileBytes bytes: UInt64, withRecord: Bool = false, spool: Spool, threadPool: NIOThreadPool) async throws {
+        let charge = Self.charge(forFileBytes: bytes) + (withRecord ? Self.recordCharge : 0)
         let current = reservation.bytes
         if charge > current {
             let got = try await reserve(atLeast: charge - current, atMost: charge - current, spool: spool, threadPool: threadPool)

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import SealDropCrypto
 import SealDropFormat
 import SealDropStore
 
@@ -83,18 +84,25 @@ final class SubmissionSink {
         deinit { storage.deallocate() }
     }
 
-    /// The temporary file and the write offset, used by one pool thread at a time (each write
-    /// starts only when the one before it has finished).
+    /// The temporary file, the write offset and the hash of what was written, used by one pool
+    /// thread at a time (each write starts only when the one before it has finished). The
+    /// hash, for the provenance record, is taken on the pool as each batch is written, so it
+    /// overlaps with receiving and sealing the next.
     private final class FileState: @unchecked Sendable {
         let file: SpoolFile
         var offset: Int64 = 0
         var writeback = WritebackPacer()
+        let hashes: StoredHashes
         /// Set once the descriptor is closed (by finishing, successfully or not).
         var closed = false
-        init(file: SpoolFile) { self.file = file }
+        init(file: SpoolFile, hashes: StoredHashes = StoredHashes()) {
+            self.file = file
+            self.hashes = hashes
+        }
 
         func write(_ chunk: UnsafeRawBufferPointer) throws(SpoolError) {
             try file.write(chunk, at: offset)
+            hashes.update(chunk, at: offset)
             offset += Int64(chunk.count)
             file.paceWriteback(&writeback, upTo: offset)
         }
@@ -107,10 +115,10 @@ final class SubmissionSink {
     }
 
     /// Continues a kept upload's file, opened again by ``SealDropStore/Spool/reopen(_:)`` and
-    /// cut back to its `durableBytes`.
-    static func resume(file: SpoolFile, durableBytes: UInt64, spool: Spool, threadPool: NIOThreadPool,
+    /// cut back to its `durableBytes`, whose hashes `hashes` hold.
+    static func resume(file: SpoolFile, durableBytes: UInt64, hashes: StoredHashes, spool: Spool, threadPool: NIOThreadPool,
                        eventLoop: any EventLoop) -> SubmissionSink {
-        let state = FileState(file: file)
+        let state = FileState(file: file, hashes: hashes)
         state.offset = Int64(durableBytes)
         let sink = SubmissionSink(id: file.id, file: state, spool: spool, threadPool: threadPool, eventLoop: eventLoop)
         sink.producedBytes = durableBytes
@@ -123,6 +131,13 @@ final class SubmissionSink {
         self.spool = spool
         self.threadPool = threadPool
         self.eventLoop = eventLoop
+    }
+
+    /// Says where the payload starts (after the envelope header): before any write has
+    /// started, that is before the first batch is full.
+    func setHeaderBytes(_ count: Int) {
+        precondition(inFlight.isEmpty && file.offset == 0, "the header's length is known before the first write")
+        file.hashes.payloadStart = Int64(count)
     }
 
     /// Queues bytes produced here (the envelope's first bytes); a write starts once a batch is
@@ -195,15 +210,16 @@ final class SubmissionSink {
     }
 
     /// Writes everything queued, lets `finishing` (on the pool) write the final bytes, then sets
-    /// the file's times to the day, `fsync`s and closes it. Returns the file's size.
+    /// the file's times to the day, `fsync`s and closes it. Returns the file, its size and the
+    /// BLAKE2b-256 of its bytes and of its payload.
     func finish(
         dayOf date: Date,
         finishing: @escaping @Sendable (_ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
-    ) async throws -> (file: SpoolFile, size: UInt64) {
+    ) async throws -> (file: SpoolFile, size: UInt64, hashes: StoredHashes.Result) {
         try await startWrite()
         try await waitForWrite()
         let file = self.file
-        return try await threadPool.runIfActive(eventLoop: eventLoop) { () throws -> (file: SpoolFile, size: UInt64) in
+        return try await threadPool.runIfActive(eventLoop: eventLoop) { () throws -> (file: SpoolFile, size: UInt64, hashes: StoredHashes.Result) in
             file.closed = true
             do {
                 try finishing { chunk in try file.write(chunk) }
@@ -212,7 +228,7 @@ final class SubmissionSink {
                 throw error
             }
             try file.file.finish(dayOf: date)
-            return (file.file, UInt64(file.offset))
+            return (file.file, UInt64(file.offset), file.hashes.finalize())
         }.get()
     }
 
@@ -251,6 +267,60 @@ final class SubmissionSink {
             if !file.closed { file.file.close() }
             file.closed = true
         }.get()
+    }
+}
+
+/// The two hashes a provenance record holds, taken as a file is written: of every byte, and of
+/// the payload (every byte from ``payloadStart``, the end of the envelope header).
+final class StoredHashes: @unchecked Sendable {
+    // Used by one thread at a time, like the file it hashes (see ``SubmissionSink``).
+    private let whole = BLAKE2b.Hasher()
+    private let payload = BLAKE2b.Hasher()
+    /// Where the payload starts; set before the first write.
+    var payloadStart: Int64 = .max
+
+    /// The hashes and the payload's length.
+    struct Result {
+        let whole: [UInt8]
+        let payload: [UInt8]
+        let payloadBytes: UInt64
+    }
+    private var end: Int64 = 0
+
+    /// Adds `chunk`, written at `offset` (chunks come in order, without gaps).
+    func update(_ chunk: UnsafeRawBufferPointer, at offset: Int64) {
+        whole.update(chunk)
+        let chunkEnd = offset + Int64(chunk.count)
+        if chunkEnd > payloadStart {
+            let skip = Int(max(0, payloadStart - offset))
+            payload.update(UnsafeRawBufferPointer(rebasing: chunk[skip...]))
+        }
+        end = chunkEnd
+    }
+
+    /// The hashes of a kept upload's first `byteCount` bytes, read back from `file`: a kept
+    /// upload's header was checked before it was kept, so its length is read from those bytes.
+    convenience init(ofFirst byteCount: UInt64, of file: SpoolFile) throws {
+        self.init()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: Int64 = 0
+        while UInt64(offset) < byteCount {
+            let want = Int(min(UInt64(buffer.count), byteCount - UInt64(offset)))
+            let got = try buffer.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[..<want]), at: offset) }
+            guard got == want else { throw SpoolError.system(operation: "read", path: "kept upload \(file.id)", errno: EIO) }
+            if offset == 0, byteCount > 0 {
+                guard let header = try EnvelopeHeader.parse(prefix: Array(buffer[..<got])) else {
+                    throw SpoolError.system(operation: "read the header of", path: "kept upload \(file.id)", errno: EIO)
+                }
+                payloadStart = Int64(header.bytes.count)
+            }
+            buffer.withUnsafeBytes { update(UnsafeRawBufferPointer(rebasing: $0[..<got]), at: offset) }
+            offset += Int64(got)
+        }
+    }
+
+    func finalize() -> Result {
+        Result(whole: whole.finalize(), payload: payload.finalize(), payloadBytes: UInt64(max(0, end - payloadStart)))
     }
 }
 

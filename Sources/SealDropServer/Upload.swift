@@ -21,6 +21,8 @@ public final class Upload {
     /// The keys in force when the upload began: a sealed upload must be addressed to one.
     private let keys: [PublicKey]
     private let length: UInt64?
+    /// The front door it came through, for its provenance record.
+    private let door: String
     /// A sealed upload's first bytes, held until its envelope header is complete and checked.
     private var heldHeader: [UInt8] = []
     private var headerChecked: Bool
@@ -31,7 +33,8 @@ public final class Upload {
     public private(set) var receivedBytes: UInt64
 
     init(pipeline: UploadPipeline, sink: SubmissionSink, reservation: Reservation, writer: EnvelopeWriter?,
-         keys: [PublicKey], length: UInt64?, resumedAt offset: UInt64 = 0) {
+         keys: [PublicKey], length: UInt64?, door: String, resumedAt offset: UInt64 = 0) {
+        self.door = door
         id = sink.id
         self.pipeline = pipeline
         self.sink = sink
@@ -88,6 +91,7 @@ public final class Upload {
         }
         heldHeader = []
         headerChecked = true
+        sink.setHeaderBytes(header.bytes.count)
         let current = Set(keys.map(\.keyID))
         guard header.keyIDs.contains(where: current.contains) else { throw UploadRefusal.notAddressed }
         if let length, !Layout.isPossibleTotalLength(length, recipients: header.recipients.count, metadataLength: header.metadataLength) {
@@ -129,8 +133,9 @@ public final class Upload {
     }
 
     /// Finishes the upload: checks it is complete (the declared length, a whole envelope),
-    /// writes the last chunks, sets the file's times to the day, `fsync`s it, renames it into
-    /// the inbox and `fsync`s the inbox. Returns the receipt only then.
+    /// writes the last chunks, sets the file's times to the day, `fsync`s it, writes its
+    /// provenance record (signed by the drop key, sealed to the upload's recipients), renames
+    /// both into the inbox and `fsync`s the inbox. Returns the receipt only then.
     public func commit() async throws -> SubmissionID {
         precondition(!ended, "commit after the upload ended")
         if let length, receivedBytes != length { throw UploadRefusal.truncated }
@@ -145,18 +150,22 @@ public final class Upload {
         let finalBytes = writer.map { Layout.sealedByteCount(contentLength: receivedBytes, recipients: keys.count, metadataLength: $0.header.metadataLength) }
             ?? receivedBytes
         // The last chunks (padding) are written on the pool: charge the final size first.
-        try await pipeline.space.settle(reservation, fileBytes: finalBytes, spool: pipeline.spool, threadPool: pipeline.threadPool)
+        try await pipeline.space.settle(reservation, fileBytes: finalBytes, withRecord: true, spool: pipeline.spool, threadPool: pipeline.threadPool)
         try await checkFreeSpace()
         ended = true
         defer { leaveLane() }
-        let stored: (file: SpoolFile, size: UInt64)
+        let stored: (file: SpoolFile, size: UInt64, hashes: StoredHashes.Result)
         do {
             let sealing = writer.map(SerializedAccess.init)
             stored = try await sink.finish(dayOf: Date()) { write in
                 try sealing?.value.finish(emit: write)
             }
-            let spool = pipeline.spool, file = stored.file
-            try await pipeline.threadPool.runIfActive(eventLoop: sink.eventLoop) { try spool.commit(file, dayOf: Date()) }.get()
+            let spool = pipeline.spool, file = stored.file, dropKey = pipeline.dropKey, keys = self.keys
+            let record = ProvenanceRecord(submission: id.text, door: door, received: Date(), bytes: stored.size, hash: stored.hashes.whole,
+                                          payloadBytes: stored.hashes.payloadBytes, payloadHash: stored.hashes.payload, dropKey: dropKey.publicKey)
+            try await pipeline.threadPool.runIfActive(eventLoop: sink.eventLoop) {
+                try spool.commit(file, record: try dropKey.seal(record, to: keys), dayOf: Date())
+            }.get()
         } catch {
             await sink.abandon()
             reservation.release()

@@ -2,7 +2,7 @@ import Foundation
 public import Logging
 public import NIOCore
 public import NIOPosix
-import SealDropFormat
+public import SealDropFormat
 import SealDropKeys
 public import SealDropStore
 
@@ -29,6 +29,9 @@ public enum UploadContent: Sendable, Equatable {
 ///   the ``Upload`` owns its lane and tells its front door to read more at a time.
 /// - **Durability.** ``Upload/commit()`` writes, syncs, renames into the inbox and syncs the
 ///   inbox before it returns the receipt.
+/// - **Provenance.** At commit the drop signs a ``SealDropFormat/ProvenanceRecord`` (front door,
+///   the server's time, the receipt, the stored bytes' size and hash) with its drop key, seals
+///   it to the upload's recipients and stores it beside the submission, in the same commit.
 public final class UploadPipeline: Sendable {
     let spool: Spool
     let space: SpaceAccount
@@ -38,19 +41,23 @@ public final class UploadPipeline: Sendable {
     let logger: Logger
     let makeSubmissionID: @Sendable () -> SubmissionID
     let fastLanes = FastLanes()
+    /// Signs each submission's provenance record.
+    let dropKey: DropSigner
 
-    /// A pipeline into `spool`, counting what the spool already holds against the quota.
-    public static func open(spool: Spool, recipients: RecipientStore, limits: ServerLimits, logger: Logger,
+    /// A pipeline into `spool`, counting what the spool already holds against the quota; each
+    /// submission's provenance record is signed with `dropKey`.
+    public static func open(spool: Spool, recipients: RecipientStore, limits: ServerLimits, dropKey: DropSigner, logger: Logger,
                             threadPool: NIOThreadPool = .singleton,
                             makeSubmissionID: @escaping @Sendable () -> SubmissionID = { SubmissionID.random() }) async throws -> UploadPipeline {
         let stored = try await threadPool.runIfActive { try spool.storedCharge(SpaceAccount.charge(forFileBytes:)) }
         return UploadPipeline(spool: spool, space: SpaceAccount(quota: limits.spoolQuotaBytes, storedBytes: stored),
-                              recipients: recipients, limits: limits, threadPool: threadPool, logger: logger,
+                              recipients: recipients, limits: limits, dropKey: dropKey, threadPool: threadPool, logger: logger,
                               makeSubmissionID: makeSubmissionID)
     }
 
-    private init(spool: Spool, space: SpaceAccount, recipients: RecipientStore, limits: ServerLimits, threadPool: NIOThreadPool,
-                 logger: Logger, makeSubmissionID: @escaping @Sendable () -> SubmissionID) {
+    private init(spool: Spool, space: SpaceAccount, recipients: RecipientStore, limits: ServerLimits, dropKey: DropSigner,
+                 threadPool: NIOThreadPool, logger: Logger, makeSubmissionID: @escaping @Sendable () -> SubmissionID) {
+        self.dropKey = dropKey
         self.spool = spool
         self.space = space
         self.recipients = recipients
@@ -64,11 +71,13 @@ public final class UploadPipeline: Sendable {
     public var quotaUsedBytes: UInt64 { space.usedBytes }
 
     /// Begins an upload of `content`, of exactly `length` bytes, or of a length not known in
-    /// advance (nil: a multipart form cannot know it). Throws ``UploadRefusal`` (untyped, see
+    /// advance (nil: a multipart form cannot know it), arriving through the front door `door`
+    /// (named in its provenance record; by default `PUT` for plaintext, `SEALED` for an
+    /// envelope: the TCP protocol's verbs). Throws ``UploadRefusal`` (untyped, see
     /// ``SpaceAccount``): `tooLarge` for a length over the maximum body size, `metadataTooLarge`,
     /// `quota` when the spool cannot take even an empty file, `diskFull` when the free-space or
     /// free-inode reserve is already used up.
-    public func begin(_ content: UploadContent, length: UInt64?, eventLoop: any EventLoop) async throws -> Upload {
+    public func begin(_ content: UploadContent, length: UInt64?, door: String? = nil, eventLoop: any EventLoop) async throws -> Upload {
         if let length, length > limits.maxBodyBytes { throw UploadRefusal.tooLarge }
         var writer: EnvelopeWriter?
         if case .plaintext(let name, let mediaType, let message) = content {
@@ -91,28 +100,38 @@ public final class UploadPipeline: Sendable {
         } catch {
             throw refusal(for: error)
         }
-        let upload = Upload(pipeline: self, sink: sink, reservation: reservation, writer: writer, keys: recipients.current, length: length)
-        if let writer { writer.prefix.withUnsafeBytes { sink.append($0) } }
+        let door = door ?? (writer == nil ? ProvenanceRecord.Door.sealed : ProvenanceRecord.Door.put)
+        let upload = Upload(pipeline: self, sink: sink, reservation: reservation, writer: writer, keys: recipients.current, length: length, door: door)
+        if let writer {
+            sink.setHeaderBytes(writer.header.bytes.count)
+            writer.prefix.withUnsafeBytes { sink.append($0) }
+        }
         return upload
     }
 
     /// Opens a kept sealed upload again at its durable offset (``Upload/durableBytes``), cut
     /// back to it. Throws ``UploadRefusal/unknownUpload`` when no upload is kept under `id`.
-    public func reopen(_ id: SubmissionID, length: UInt64?, eventLoop: any EventLoop) async throws -> Upload {
+    public func reopen(_ id: SubmissionID, length: UInt64?, door: String = ProvenanceRecord.Door.sealed, eventLoop: any EventLoop) async throws -> Upload {
         let spool = self.spool
-        let reopened: (file: SpoolFile, durableBytes: UInt64)
+        let reopened: (file: SpoolFile, durableBytes: UInt64, hashes: StoredHashes)
         do {
-            reopened = try await threadPool.runIfActive(eventLoop: eventLoop) { try spool.reopen(id) }.get()
+            reopened = try await threadPool.runIfActive(eventLoop: eventLoop) {
+                let (file, durable) = try spool.reopen(id)
+                do { return (file, durable, try StoredHashes(ofFirst: durable, of: file)) } catch {
+                    file.close()
+                    throw error
+                }
+            }.get()
         } catch let error as SpoolError where error.errno == ENOENT {
             throw UploadRefusal.unknownUpload
         } catch {
             throw refusal(for: error)
         }
-        let sink = SubmissionSink.resume(file: reopened.file, durableBytes: reopened.durableBytes, spool: spool,
-                                         threadPool: threadPool, eventLoop: eventLoop)
+        let sink = SubmissionSink.resume(file: reopened.file, durableBytes: reopened.durableBytes, hashes: reopened.hashes,
+                                         spool: spool, threadPool: threadPool, eventLoop: eventLoop)
         let reservation = space.resume(durableBytes: reopened.durableBytes)
         return Upload(pipeline: self, sink: sink, reservation: reservation, writer: nil, keys: recipients.current,
-                      length: length, resumedAt: reopened.durableBytes)
+                      length: length, door: door, resumedAt: reopened.durableBytes)
     }
 
     /// The refusal that stands for an error met while storing: a full disk, a pool that has

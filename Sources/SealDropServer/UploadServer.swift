@@ -28,6 +28,7 @@ public final class UploadServer: Service, Sendable {
     ///   - port: The port; 0 picks a free one.
     ///   - spool: The open spool.
     ///   - recipients: The keys uploads are sealed to.
+    ///   - dropKey: Signs each submission's provenance record.
     ///   - limits: The limits to enforce.
     ///   - logger: Where the server logs; it never logs a client's address.
     ///   - eventLoopGroup: The event loops for the sockets.
@@ -38,13 +39,14 @@ public final class UploadServer: Service, Sendable {
         port: Int,
         spool: Spool,
         recipients: RecipientStore,
+        dropKey: DropSigner,
         limits: ServerLimits = ServerLimits(),
         logger: Logger,
         eventLoopGroup: MultiThreadedEventLoopGroup = .singleton,
         threadPool: NIOThreadPool = .singleton,
         makeSubmissionID: @escaping @Sendable () -> SubmissionID = { SubmissionID.random() }
     ) async throws -> UploadServer {
-        let pipeline = try await UploadPipeline.open(spool: spool, recipients: recipients, limits: limits, logger: logger,
+        let pipeline = try await UploadPipeline.open(spool: spool, recipients: recipients, limits: limits, dropKey: dropKey, logger: logger,
                                                      threadPool: threadPool, makeSubmissionID: makeSubmissionID)
         let handler = RequestHandler(pipeline: pipeline, limits: limits, logger: logger)
         let channel = try await ServerBootstrap(group: eventLoopGroup)

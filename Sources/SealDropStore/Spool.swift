@@ -183,13 +183,14 @@ public final class Spool: Sendable {
         return kept
     }
 
-    /// What the submissions in `inbox` and the uploads kept in `partial` cost against the
-    /// spool quota: `charge` of each file's size, summed.
+    /// What the submissions in `inbox` (with their records) and the uploads kept in `partial`
+    /// cost against the spool quota: `charge` of each file's size, summed.
     public func storedCharge(_ charge: (UInt64) -> UInt64) throws(SpoolError) -> UInt64 {
         var total: UInt64 = 0
-        let folders = [(inboxFD, inboxPath, SpoolLayout.submissionExtension), (partialFD, partialPath, SpoolLayout.partialExtension)]
-        for (folderFD, path, ending) in folders {
-            for (name, _) in try entries(of: folderFD, path: path) where name.hasSuffix("." + ending) {
+        let folders = [(inboxFD, inboxPath, [SpoolLayout.submissionExtension, SpoolLayout.recordExtension]),
+                       (partialFD, partialPath, [SpoolLayout.partialExtension])]
+        for (folderFD, path, endings) in folders {
+            for (name, _) in try entries(of: folderFD, path: path) where endings.contains(where: { name.hasSuffix("." + $0) }) {
                 var info = stat()
                 if fstatat(folderFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0, UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG) {
                     total += charge(UInt64(max(0, info.st_size)))
@@ -245,23 +246,31 @@ public final class Spool: Sendable {
         return SpoolFile(id: id, fd: fd, path: temporaryPath(id), kept: false)
     }
 
-    /// Moves a finished temporary file into the inbox as `inbox/<id>.sealdrop`, refusing to
+    /// Moves a finished temporary file into the inbox as `inbox/<id>.sealdrop`, after its
+    /// provenance `record` as `inbox/<id>.record` (written and synced first), refusing to
     /// replace anything there, sets the `tmp` and `inbox` folders' times to the start of the
     /// day of `date` (so they do not tell when the last upload came), and `fsync`s the inbox
     /// folder. If that `fsync` fails the new inbox entry is removed again and the error thrown:
     /// a submission is either durable or gone.
-    public func commit(_ file: SpoolFile, dayOf date: Date) throws(SpoolError) {
+    public func commit(_ file: SpoolFile, record: [UInt8], dayOf date: Date) throws(SpoolError) {
         let fromFD = file.kept ? partialFD : tempFD
         let from = Self.temporaryName(file.id)
         let to = file.id.fileName
         let target = (inboxPath as NSString).appendingPathComponent(to)
-        try renameNoReplace(from: from, in: fromFD, to: to, in: inboxFD, target: target)
         var times = Self.dayTimes(date)
+        let recordName = try placeRecord(record, of: file.id, times: times)
+        do {
+            try renameNoReplace(from: from, in: fromFD, to: to, in: inboxFD, target: target)
+        } catch {
+            unlinkat(inboxFD, recordName, 0)
+            throw error
+        }
         _ = futimens(inboxFD, &times)
         _ = futimens(fromFD, &times)
         guard fsync(inboxFD) == 0 else {
             let code = errno
             unlinkat(inboxFD, to, 0)
+            unlinkat(inboxFD, recordName, 0)
             throw .system(operation: "fsync", path: inboxPath, errno: code)
         }
         if file.kept {
@@ -269,6 +278,42 @@ public final class Spool: Sendable {
             _ = futimens(partialFD, &times)
             fsync(partialFD)
         }
+    }
+
+    /// Writes a submission's provenance record as `tmp/<id>.record` (0600, `O_EXCL`), with the
+    /// day's times, `fsync`s it and renames it into the inbox (never replacing anything); the
+    /// caller's `fsync` of the inbox makes the name durable. Returns the record's inbox name.
+    private func placeRecord(_ record: [UInt8], of id: SubmissionID, times: [timespec]) throws(SpoolError) -> String {
+        let name = "\(id).\(SpoolLayout.recordExtension)"
+        let path = (tempPath as NSString).appendingPathComponent(name)
+        let fd = openat(tempFD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .system(operation: "create", path: path, errno: errno) }
+        let file = SpoolFile(id: id, fd: fd, path: path, kept: false)
+        do throws(SpoolError) {
+            guard fchmod(fd, 0o600) == 0 else { throw .system(operation: "chmod", path: path, errno: errno) }
+            let failure = record.withUnsafeBytes { (bytes) -> SpoolError? in
+                do throws(SpoolError) { try file.write(bytes, at: 0); return nil } catch { return error }
+            }
+            if let failure { throw failure }
+        } catch {
+            systemClose(fd)
+            unlinkat(tempFD, name, 0)
+            throw error
+        }
+        do throws(SpoolError) {
+            // Sets the day's times, syncs and closes (the descriptor also on failure).
+            try file.finish(dayOf: Date(timeIntervalSince1970: TimeInterval(times[0].tv_sec)))
+        } catch {
+            unlinkat(tempFD, name, 0)
+            throw error
+        }
+        do throws(SpoolError) {
+            try renameNoReplace(from: name, in: tempFD, to: name, in: inboxFD, target: (inboxPath as NSString).appendingPathComponent(name))
+        } catch {
+            unlinkat(tempFD, name, 0)
+            throw error
+        }
+        return name
     }
 
     /// Removes a submission's temporary file (after ``SpoolFile/close()`` or a failed finish),
@@ -310,7 +355,7 @@ public final class Spool: Sendable {
     /// when no such upload is kept.
     public func reopen(_ id: SubmissionID) throws(SpoolError) -> (file: SpoolFile, durableBytes: UInt64) {
         let offset = try readOffset(of: id)
-        let fd = openat(partialFD, Self.temporaryName(id), O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+        let fd = openat(partialFD, Self.temporaryName(id), O_RDWR | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw .system(operation: "open", path: partialPath(id), errno: errno) }
         var info = stat()
         guard fstat(fd, &info) == 0, UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG), UInt64(info.st_size) >= offset else {
@@ -450,6 +495,22 @@ public struct SpoolFile: Sendable {
     /// Closes the descriptor without syncing (before ``Spool/discard(_:)``, or once kept).
     public func close() {
         systemClose(fd)
+    }
+
+    /// Reads up to `buffer.count` bytes at `offset` (a kept upload is reopened read-write);
+    /// fewer only at the end of the file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(SpoolError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .system(operation: "read", path: path, errno: errno)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
     }
 
     /// `fsync`s the file without closing it.

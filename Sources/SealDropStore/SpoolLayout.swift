@@ -8,6 +8,7 @@ import Foundation
 ///     <spool>/partial/<id>.partial an upload kept to be resumed; cut back at start-up to
 ///     <spool>/partial/<id>.offset  the byte count its data was last synced at (the offset record)
 ///     <spool>/inbox/<id>.sealdrop  a complete, durable submission
+///     <spool>/inbox/<id>.record    its provenance record, signed by the drop key and sealed
 ///
 /// Folders are 0700 and files 0600. Nothing in a name comes from the source.
 public enum SpoolLayout {
@@ -23,6 +24,8 @@ public enum SpoolLayout {
     public static let submissionExtension = "sealdrop"
     /// The extension of an upload in progress.
     public static let partialExtension = "partial"
+    /// The extension of a submission's provenance record, beside it in the inbox.
+    public static let recordExtension = "record"
 }
 
 /// A submission's identifier: 15 random bytes as 24 lowercase base-32 characters. It is the

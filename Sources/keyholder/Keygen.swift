@@ -126,6 +126,9 @@ struct Pubkey: ParsableCommand {
             case .signing(let key):
                 if fingerprint { printLine("# signing key fingerprint: \(key.fingerprint)") }
                 printLine(key.text)
+            case .drop(let key):
+                if fingerprint { printLine("# drop key fingerprint: \(key.fingerprint)") }
+                printLine(key.text)
             }
         }
     }
@@ -136,7 +139,7 @@ struct Fingerprint: ParsableCommand {
         abstract: "Print the key ID and fingerprint of a public key, given as text or as a key file.",
         discussion: """
         KEY is a public key as text (sealdrop1… for a decryption key, sealdropsign1… for a \
-        signing key), or a secret or signing key file. Compare the fingerprint with the one the \
+        signing key, sealdropdrop1… for a drop key), or a secret or signing key file. Compare the fingerprint with the one the \
         key's owner reads to you over the phone before you trust a key.
 
         Example:
@@ -146,7 +149,7 @@ struct Fingerprint: ParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("A public key (sealdrop1…, sealdropsign1…) or a key file.", valueName: "key"))
+    @Argument(help: ArgumentHelp("A public key (sealdrop1…, sealdropsign1…, sealdropdrop1…) or a key file.", valueName: "key"))
     var key: String
 
     func run() throws {
@@ -164,6 +167,9 @@ struct Fingerprint: ParsableCommand {
             case .signing(let publicKey):
                 printLine("signing key (sealdropsign1…)")
                 printLine("fingerprint:  \(publicKey.fingerprint)")
+            case .drop(let publicKey):
+                printLine("drop key (sealdropdrop1…): signs the drop's provenance records")
+                printLine("fingerprint:  \(publicKey.fingerprint)")
             }
         }
     }
@@ -173,11 +179,16 @@ struct Fingerprint: ParsableCommand {
 enum KeyDescription {
     case decryption(PublicKey)
     case signing(SigningPublicKey)
+    case drop(DropPublicKey)
 
-    /// Parses public key text of either kind.
+    /// Parses public key text of any kind.
     init(text: String) throws(CLIError) {
         let shown = String(text.prefix(80))
-        if text.hasPrefix(SigningPublicKey.textPrefix) {
+        if text.hasPrefix(DropPublicKey.textPrefix) {
+            do { self = .drop(try DropPublicKey(text: text)) } catch {
+                throw CLIError("\(shown): \(error)", hint: "copy the drop key again, exactly, as sealdropd drop-key --show prints it")
+            }
+        } else if text.hasPrefix(SigningPublicKey.textPrefix) {
             do { self = .signing(try SigningPublicKey(text: text)) } catch {
                 throw CLIError("\(shown): \(error)", hint: "copy the signing key again, exactly")
             }

@@ -46,7 +46,7 @@ struct Keyholder: ParsableCommand {
         """,
         version: SealDropVersion.line(for: "keyholder"),
         subcommands: [Keygen.self, Pubkey.self, Fingerprint.self, Keys.self, Import.self, List.self, Show.self, Verify.self,
-                      Inspect.self, Decrypt.self, Rotate.self, Rekey.self, Retire.self, SignRecipients.self, Shell.self]
+                      Inspect.self, Decrypt.self, Rotate.self, Rekey.self, Retire.self, SignRecipients.self, TrustDrop.self, Shell.self]
     )
 
     static func main() {

@@ -12,9 +12,14 @@ struct List: ParsableCommand {
         chunk of each submission are read and authenticated, never the content: status 'ok' \
         means those are intact (run 'keyholder verify' to authenticate every byte).
 
-        SEALED is the time in the metadata, in UTC; BY says whose clock it is: 'server' (the \
-        daemon sealed it on receipt) or 'source' (the source sealed it on their own machine; \
-        their clock may be wrong, or set to mislead). SIZE is the size the source recorded, or, \
+        SEALED is the time in the metadata, in UTC. BY says who sealed it: 'server' (the daemon \
+        sealed it on receipt; its clock) or 'source' (the source sealed it on their own machine; \
+        their clock may be wrong, or set to mislead), as the drop's provenance record vouches; \
+        followed by '?' when no valid record backs it and it is only what the submission \
+        claims. RECORD is the record's state: 'ok' (signed by a pinned drop key, for this \
+        submission and size), 'unpinned' (no drop key pinned: keyholder trust-drop), 'none' \
+        (no record: not received through a drop, or removed) or 'BAD' (altered or mismatched: \
+        an error, exit 1). SIZE is the size the source recorded, or, \
         marked '≤', the padded length: the content is at most that long and at least about 89 % \
         of it. NEW is 'new' for a submission of the archive not decrypted yet. Names are \
         escaped: control characters, ANSI escapes, bidi overrides and line breaks are shown as \
@@ -26,7 +31,8 @@ struct List: ParsableCommand {
 
         With --json, one JSON object per line: file, id, status, key_ids, and when opened \
         key_id, time (RFC 3339), sealed_by, size, size_exact, name, type; new for the \
-        archive's submissions; error when it failed.
+        archive's submissions; error when it failed; record, door, received, drop_key and \
+        record_error from the provenance record.
 
         Example:
           keyholder list
@@ -62,13 +68,19 @@ struct List: ParsableCommand {
             }
             for (file, failure) in failures { diagnostics.report(failure.report(for: file)) }
             failed = failures.count
+            for row in rows {
+                if let error = provenanceReport(row).error {
+                    diagnostics.report(error)
+                    failed += 1
+                }
+            }
             if failed > 0 && files.count > 1 { diagnostics.note("\(failed) of \(files.count) submissions failed") }
         }
         if failed > 0 { throw ExitStatus.submissionFailed }
     }
 
     private func printTable(_ rows: [SubmissionRow]) {
-        printLine(tableLine(["ID", "SEALED (UTC)", "BY", "SIZE", "KEY ID", "STATUS", "NEW", "NAME"]))
+        printLine(tableLine(["ID", "SEALED (UTC)", "BY", "RECORD", "SIZE", "KEY ID", "STATUS", "NEW", "NAME"]))
         for row in rows {
             let keyID = row.keyID ?? row.keyIDs.map { ids in
                 ids.isEmpty ? "-" : ids[0] + (ids.count > 1 ? " +\(ids.count - 1)" : "")
@@ -76,7 +88,8 @@ struct List: ParsableCommand {
             printLine(tableLine([
                 abbreviated(row.id, to: columnWidths[0]),
                 row.time.map(formatUTC) ?? "-",
-                row.sealedBy ?? "-",
+                row.sealer ?? "-",
+                row.record ?? "-",
                 sizeText(row),
                 keyID,
                 row.outcome.label,
@@ -88,7 +101,7 @@ struct List: ParsableCommand {
 }
 
 /// Column widths of the `list` table; the last column (the name) is not padded.
-private let columnWidths = [24, 19, 6, 10, 16, 15, 3]
+private let columnWidths = [24, 19, 7, 8, 10, 16, 15, 3]
 
 private func tableLine(_ cells: [String]) -> String {
     var line = ""

@@ -10,11 +10,13 @@ struct SignRecipients: ParsableCommand {
         commandName: "sign-recipients",
         abstract: "Sign the recipients list with the newsroom's offline signing key.",
         discussion: """
-        Writes a signed list (recipients, a serial number and the date) for the daemon's \
-        --signed-recipients. The daemon serves it unchanged to clients, which check it against \
-        the signing key they pinned, and refuses a list whose serial goes backwards. --serial \
-        must grow with every list; --previous LIST takes the previous list's serial plus one. \
-        The first list of a drop takes --serial 1.
+        Writes a signed list (recipients, a serial number, the date and an expiry) for the \
+        daemon's --signed-recipients. The daemon serves it unchanged to clients, which check it \
+        against the signing key their drop address pins and refuse it once it has expired; the \
+        daemon refuses a list whose serial goes backwards, and warns from 14 days before the \
+        expiry. --serial must grow with every list; --previous LIST takes the previous list's \
+        serial plus one. The first list of a drop takes --serial 1. Sign a new list before the \
+        old one expires (the default lifetime is 90 days).
 
         Example:
           keyholder sign-recipients --signing-key sign.key --serial 1 --output list.1 sealdrop1A… sealdrop1B…
@@ -39,6 +41,9 @@ struct SignRecipients: ParsableCommand {
     @Option(help: ArgumentHelp("A recipients file (one public key per line) instead of keys as arguments.", valueName: "file"))
     var recipientsFile: String?
 
+    @Option(help: ArgumentHelp("Days until the list expires (1 to 366).", valueName: "days"))
+    var expiresIn: Int = 90
+
     @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the signed list (never overwritten).", valueName: "file"))
     var output: String
 
@@ -48,6 +53,7 @@ struct SignRecipients: ParsableCommand {
     func validate() throws {
         guard (serial == nil) != (previous == nil) else { throw ValidationError("give exactly one of --serial N and --previous LIST") }
         guard !recipients.isEmpty || recipientsFile != nil else { throw ValidationError("give the recipients' public keys, or --recipients-file") }
+        guard (1...366).contains(expiresIn) else { throw ValidationError("--expires-in takes 1 to 366 days; a list is re-signed before it expires") }
     }
 
     func run() throws {
@@ -82,7 +88,9 @@ struct SignRecipients: ParsableCommand {
             var unique: [PublicKey] = []
             for key in keys where !unique.contains(key) { unique.append(key) }
             let list: SignedRecipients
-            do { list = try SignedRecipients.sign(recipients: unique, serial: number, with: key) } catch {
+            let now = Date()
+            let expires = now.addingTimeInterval(Double(expiresIn) * 86_400)
+            do { list = try SignedRecipients.sign(recipients: unique, serial: number, date: now, expires: expires, with: key) } catch {
                 throw CLIError("cannot sign: \(error)", hint: "give 1 to 32 recipients")
             }
             let fd = open(output, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
@@ -93,6 +101,7 @@ struct SignRecipients: ParsableCommand {
             try writeAll(fd, Array(list.text.utf8))
             fsync(fd)
             printLine("# signed recipients list, serial \(number), \(unique.count) recipient(s): key ID \(unique.map { $0.keyID.description }.joined(separator: ", "))")
+            printLine("# expires \(formatUTC(list.expires)) UTC (in \(expiresIn) days): sign the next list before then")
             printLine("# signing key fingerprint: \(key.publicKey.fingerprint)")
             printLine(output)
         }

@@ -10,8 +10,12 @@ struct Verify: ParsableCommand {
         Prints one line per submission: its path and 'ok', 'no match', 'header failure', \
         'payload failure' (tampered with or truncated), 'bad metadata' (the metadata \
         authenticated but breaks the format's rules, or the content's length differs from the \
-        size it declares) or 'read error': the outcome names of the format's test vectors. The reason for a failure goes to standard error. Nothing is \
-        written to disk. Without PATH, the archive (or the --in folders) is verified; a medium \
+        size it declares) or 'read error': the outcome names of the format's test vectors. The \
+        reason for a failure goes to standard error. Each submission's provenance record (its \
+        .record file, which the drop signed with its drop key) is checked too, against the \
+        whole file's hash: an altered or mismatched record is a failure; a missing one (a file \
+        that did not come through a drop, or whose record was removed), or one whose drop key \
+        is not pinned (keyholder trust-drop), gets a warning. Nothing is written to disk. Without PATH, the archive (or the --in folders) is verified; a medium \
         can be verified before it is imported.
 
         Example:
@@ -25,7 +29,7 @@ struct Verify: ParsableCommand {
     @OptionGroup var keys: KeyOptions
     @OptionGroup var location: ArchiveOptions
 
-    @Flag(help: "Print one JSON object per line (file, id, status, key_ids, key_id, error).")
+    @Flag(help: "Print one JSON object per line (file, id, status, key_ids, key_id, error, and the record's record, door, received, drop_key, record_error).")
     var json = false
 
     @Argument(help: ArgumentHelp("Submission files, inbox folders, spool roots or submission IDs.", valueName: "path"))
@@ -51,6 +55,12 @@ struct Verify: ParsableCommand {
                     failures += 1
                     diagnostics.report(failure.report(for: file))
                 }
+                let provenance = provenanceReport(row)
+                if let error = provenance.error {
+                    failures += 1
+                    diagnostics.report(error)
+                }
+                if let warning = provenance.warning { diagnostics.warn(warning) }
             }
             if failures > 0 && files.count > 1 {
                 diagnostics.note("\(failures) of \(files.count) submissions failed verification")

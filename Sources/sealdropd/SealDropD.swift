@@ -4,41 +4,38 @@ import Logging
 import SealDropFormat
 import SealDropServer
 
-/// `sealdropd`: the upload daemon. Everything but argument parsing and messages lives in
-/// SealDropServer (see its Configuration article for every setting). Its setting flags come from
-/// the settings table (`DaemonConfiguration.Setting`): one flag per setting, named as its YAML
-/// key, listed in the help with its default.
+/// `sealdropd`: the upload daemon, and the operator's commands around it. Everything but
+/// argument parsing and messages lives in SealDropServer (see its Configuration article for
+/// every setting). The setting flags come from the settings table
+/// (`DaemonConfiguration.Setting`): one flag per setting, named as its YAML key, listed in the
+/// help with its default.
 @main
 struct SealDropD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealdropd",
         abstract: "Receive uploads over TCP and store them sealed to the newsroom's public keys.",
-        usage: "sealdropd [--config <file>] [--<setting> <value> ...]",
-        discussion: """
-            Settings come from the built-in defaults, then --config FILE (YAML), then these flags \
-            (each as --name VALUE or --name=VALUE). Sizes take K, M, G, T suffixes (powers of \
-            1024); durations take ms, s, m, h. SIGTERM or SIGINT stop the daemon gracefully; SIGHUP \
-            re-reads the recipients file or the signed recipients list (a change to it is also \
-            noticed within --recipients-poll). When ready it prints "listening on HOST:PORT" on \
-            standard error.
-
-            SETTINGS:
-            \(DaemonConfiguration.Setting.allCases.map(\.helpLine).joined(separator: "\n"))
-
-            Exit status: 0 on a clean shutdown; 1 when it refused to start (configuration, spool, \
-            recipients); 64 for a usage error.
+        usage: """
+            sealdropd [serve] [--config <file>] [--<setting> <value> ...]
+              sealdropd drop-key (--output <file> | --show <file>)
+              sealdropd address [--config <file>] [--<setting> <value> ...] (--onion-hostname-file <file> | --public-host <host:port>)
+              sealdropd check-config [--config <file>] [--<setting> <value> ...]
             """,
-        version: SealDropVersion.line(for: "sealdropd")
+        version: SealDropVersion.line(for: "sealdropd"),
+        subcommands: [Serve.self, DropKeyCommand.self, Address.self, CheckConfig.self],
+        defaultSubcommand: Serve.self
     )
+}
 
-    @Option(name: .long, help: ArgumentHelp("YAML configuration file (every key optional; see SETTINGS).", valueName: "file"))
+/// The daemon's settings, as every subcommand that reads a configuration takes them.
+struct DaemonSettings: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("YAML configuration file (every key optional; see SETTINGS in sealdropd serve --help).", valueName: "file"))
     var config: String?
 
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Settings, as listed under SETTINGS.", visibility: .hidden))
     var settings: [String] = []
 
     /// The settings given as flags, in order: `--name VALUE` or `--name=VALUE`.
-    private func settingFlags() throws -> [(DaemonConfiguration.Setting, String)] {
+    func settingFlags() throws -> [(DaemonConfiguration.Setting, String)] {
         var pairs: [(DaemonConfiguration.Setting, String)] = []
         var index = 0
         while index < settings.count {
@@ -67,10 +64,58 @@ struct SealDropD: AsyncParsableCommand {
         _ = try settingFlags()
     }
 
+    /// Defaults, then the file, then the flags.
+    func resolved() async throws(StartupError) -> DaemonConfiguration {
+        var configuration = DaemonConfiguration()
+        if let config { try await configuration.load(yamlFile: config) }
+        let flags = (try? settingFlags()) ?? []
+        let keys = flags.filter { $0.0 == .recipients }.map(\.1)
+        for (setting, value) in flags where setting != .recipients {
+            do { try configuration.apply(setting, value: value) } catch {
+                throw StartupError("--\(error.message)", hint: error.hint)
+            }
+        }
+        if !keys.isEmpty { configuration.recipients = keys }
+        return configuration
+    }
+}
+
+/// Prints a startup error as `sealdropd: error:` and `sealdropd: hint:` lines and exits 1.
+func fail(_ error: StartupError) -> Never {
+    FileHandle.standardError.write(Data("sealdropd: error: \(error.message)\nsealdropd: hint: \(error.hint)\n".utf8))
+    Foundation.exit(1)
+}
+
+/// `sealdropd serve` (the default): the daemon.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve uploads (the default when no command is given).",
+        usage: "sealdropd [serve] [--config <file>] [--<setting> <value> ...]",
+        discussion: """
+            Settings come from the built-in defaults, then --config FILE (YAML), then these flags \
+            (each as --name VALUE or --name=VALUE). Sizes take K, M, G, T suffixes (powers of \
+            1024); durations take ms, s, m, h. SIGTERM or SIGINT stop the daemon gracefully; SIGHUP \
+            re-reads the recipients file or the signed recipients list (a change to it is also \
+            noticed within --recipients-poll). When ready it prints "listening on HOST:PORT" on \
+            standard error.
+
+            Example:
+              sealdropd --spool /var/lib/sealdrop --signing-key sealdropsign1… --signed-recipients /etc/sealdrop/recipients.signed
+
+            SETTINGS:
+            \(DaemonConfiguration.Setting.allCases.map(\.helpLine).joined(separator: "\n"))
+
+            Exit status: 0 on a clean shutdown; 1 when it refused to start (configuration, spool, \
+            recipients, drop key); 64 for a usage error.
+            """
+    )
+
+    @OptionGroup var settings: DaemonSettings
+
     func run() async throws {
         let configuration: DaemonConfiguration
         do {
-            configuration = try await resolvedConfiguration()
+            configuration = try await settings.resolved()
         } catch {
             fail(error)
         }
@@ -94,25 +139,5 @@ struct SealDropD: AsyncParsableCommand {
             logger.critical("the daemon stopped with an error", metadata: ["error": "\(error)"])
             throw ExitCode.failure
         }
-    }
-
-    /// Defaults, then the file, then the flags.
-    private func resolvedConfiguration() async throws(StartupError) -> DaemonConfiguration {
-        var configuration = DaemonConfiguration()
-        if let config { try await configuration.load(yamlFile: config) }
-        let flags = (try? settingFlags()) ?? []
-        let keys = flags.filter { $0.0 == .recipients }.map(\.1)
-        for (setting, value) in flags where setting != .recipients {
-            do { try configuration.apply(setting, value: value) } catch {
-                throw StartupError("--\(error.message)", hint: error.hint)
-            }
-        }
-        if !keys.isEmpty { configuration.recipients = keys }
-        return configuration
-    }
-
-    private func fail(_ error: StartupError) -> Never {
-        FileHandle.standardError.write(Data("sealdropd: error: \(error.message)\nsealdropd: hint: \(error.hint)\n".utf8))
-        Foundation.exit(1)
     }
 }

@@ -32,12 +32,13 @@ struct KeyholderListTests {
         #expect(result.status == 1)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 5)
-        #expect(lines[0] == "ID                        SEALED (UTC)         BY      SIZE        KEY ID            STATUS           NEW  NAME")
-        // NEW is '-' for submissions outside the archive.
-        #expect(lines[1] == "\(olderID.text)  2027-01-15 08:00:00  source  5 B         8d709843a7bebbef  ok               -    older.txt")
-        #expect(lines[2] == "\(newerID.text)  2027-01-15 09:00:00  server  ≤1.00 KiB   8d709843a7bebbef  ok               -    newer.pdf")
-        #expect(lines[3].hasPrefix("flip_header_mac           -                    -       ≤140 KiB    8d709843a7bebbef  header failure   -"))
-        #expect(lines[4].hasPrefix("wrong_key                 -                    -       ≤104 B      26e3bd148a939dae +1  no match"))
+        #expect(lines[0] == "ID                        SEALED (UTC)         BY       RECORD    SIZE        KEY ID            STATUS           NEW  NAME")
+        // NEW is '-' for submissions outside the archive. Without a provenance record (RECORD
+        // none), BY is only what the submission claims: marked '?'.
+        #expect(lines[1] == "\(olderID.text)  2027-01-15 08:00:00  source?  none      5 B         8d709843a7bebbef  ok               -    older.txt")
+        #expect(lines[2] == "\(newerID.text)  2027-01-15 09:00:00  server?  none      ≤1.00 KiB   8d709843a7bebbef  ok               -    newer.pdf")
+        #expect(lines[3].hasPrefix("flip_header_mac           -                    -        -         ≤140 KiB    8d709843a7bebbef  header failure   -"))
+        #expect(lines[4].hasPrefix("wrong_key                 -                    -        -         ≤104 B      26e3bd148a939dae +1  no match"))
         #expect(result.stderr.contains("keyholder: error: \(broken): header failure: header authentication failed"))
         #expect(result.stderr.contains("keyholder: error: \(foreign): no matching key: it is sealed to key ID 26e3bd148a939dae, 6b318b2da7c253f4"))
         #expect(result.stderr.hasSuffix("keyholder: 2 of 4 submissions failed\n"))
@@ -158,7 +159,8 @@ struct KeyholderShowInspectVerifyTests {
             id         \(id.text)
             file       \(workspace.inbox)/\(id.fileName)
             key ID     8d709843a7bebbef
-            sealed     2027-01-15 08:00:00 UTC (sealed by the source; their clock, which may be wrong or misleading)
+            record     none: no provenance record beside this file; the drop vouches for nothing about it
+            sealed     the submission claims: sealed by the source, 2027-01-15 08:00:00 UTC (unverified)
             name       leak.pdf
             type       application/pdf
             size       8 bytes (8 B, as recorded)
@@ -178,7 +180,7 @@ struct KeyholderShowInspectVerifyTests {
 
         let bare = try workspace.write([], metadata: Metadata(time: Date(timeIntervalSince1970: 1_800_000_000), sealedBy: .server))
         let plain = try Harness.keyholder(["show"] + workspace.keyArguments() + [bare])
-        #expect(plain.stdout.contains("sealed     2027-01-15 08:00:00 UTC (sealed by the server on receipt; the server's clock)"))
+        #expect(plain.stdout.contains("sealed     the submission claims: sealed by the server on receipt, 2027-01-15 08:00:00 UTC (unverified)"))
         #expect(plain.stdout.contains("name       (none recorded)"))
         #expect(plain.stdout.contains("size       at most 0 bytes (0 B): the padded length; no size was recorded"))
         #expect(plain.stdout.hasSuffix("message    (none)\n"))
@@ -247,7 +249,8 @@ struct KeyholderShowInspectVerifyTests {
         let ok = try Harness.keyholder(["verify"] + workspace.keyArguments() + [good])
         #expect(ok.status == 0)
         #expect(ok.stdout == "\(good): ok\n")
-        #expect(ok.stderr.isEmpty)
+        // Sealed and handed over outside a drop: no provenance record, flagged as a warning only.
+        #expect(ok.stderr == "keyholder: warning: \(good): no provenance record: the drop vouches for nothing about it (it was not received through a drop, or its .record file was removed)\n")
         let json = try Harness.keyholder(["verify", "--json"] + workspace.keyArguments() + [good, bad])
         #expect(json.status == 1)
         let objects = try jsonObjects(json.stdout)

@@ -19,6 +19,7 @@ struct PipelineTests {
         let spool: Spool
         let pipeline: UploadPipeline
         let eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()
+        let dropKey = DropSigner.generate()
 
         init(_ change: (inout ServerLimits) -> Void = { _ in }) async throws {
             folder = try SpoolFolder("pipeline")
@@ -26,7 +27,7 @@ struct PipelineTests {
             let logger = Logger(label: "pipeline-test")
             spool = try Daemon.openSpool(folder.path, logger: logger)
             pipeline = try await UploadPipeline.open(spool: spool, recipients: try RecipientStore(keyTexts: [recipient.text], filePath: nil),
-                                                     limits: testLimits(change), logger: logger)
+                                                     limits: testLimits(change), dropKey: dropKey, logger: logger)
         }
 
         var partial: String { (folder.path as NSString).appendingPathComponent("partial") }
@@ -168,11 +169,13 @@ struct PipelineTests {
         #expect(try await early.keep() == 0)
     }
 
-    @Test("the quota is charged as bytes arrive, and only then refused; each file costs at least an empty submission and an inode")
+    @Test("the quota is charged as bytes arrive, and only then refused; each file (a submission, its record) costs at least an empty submission and an inode")
     func quota() async throws {
         let minimum = Layout.sealedByteCount(contentLength: 0, recipients: 1, metadataLength: 4096)
         let perFile = (minimum + 4095) / 4096 * 4096 + 4096
-        let setup = try await Setup { $0.spoolQuotaBytes = 10 * perFile }
+        // A stored submission is two files: itself and its provenance record.
+        let perSubmission = 2 * perFile
+        let setup = try await Setup { $0.spoolQuotaBytes = 10 * perSubmission }
         // Declaring far more than the quota changes nothing until the bytes come.
         let huge = try await setup.pipeline.begin(.sealed, length: 1 << 30, eventLoop: setup.eventLoop)
         await huge.abort()
@@ -182,12 +185,13 @@ struct PipelineTests {
             guard let upload, (try? await upload.commit()) != nil else { await upload?.abort(); break }
             stored += 1
         }
-        #expect(stored == 10, "empty uploads cost \(perFile) bytes each")
-        #expect(setup.pipeline.quotaUsedBytes == 10 * perFile)
+        #expect(stored == 10, "empty uploads cost \(perSubmission) bytes each, with their records")
+        #expect(setup.folder.recordFiles().count == 10)
+        #expect(setup.pipeline.quotaUsedBytes == 10 * perSubmission)
         #expect(await refusal { _ = try await setup.pipeline.begin(.sealed, length: 10, eventLoop: setup.eventLoop) } == .quota)
         // Room again once the keyholder's export took them away: from the next rescan (at most a
         // second later).
-        for name in setup.folder.inboxFiles() { try FileManager.default.removeItem(atPath: (setup.folder.inbox as NSString).appendingPathComponent(name)) }
+        for name in setup.folder.allInboxFiles() { try FileManager.default.removeItem(atPath: (setup.folder.inbox as NSString).appendingPathComponent(name)) }
         let eventLoop = setup.eventLoop, pipeline = setup.pipeline
         #expect(await eventually {
             guard let after = try? await pipeline.begin(.plaintext(name: nil, mediaType: nil, message: nil), length: 0, eventLoop: eventLoop) else { return false }
@@ -216,7 +220,9 @@ struct PipelineTests {
         }
         #expect(folder.inboxFiles().isEmpty)
         #expect(folder.tempFiles().count == 1, "the unfinished upload's file was left")
-        _ = try Daemon.openSpool(folder.path, logger: Logger(label: "restart"))
+        // The dead process's lock goes with its last reference to the spool, which a pool thread
+        // may still be dropping: wait for the restart to get the lock.
+        #expect(await eventually { (try? Daemon.openSpool(folder.path, logger: Logger(label: "restart"))) != nil })
         #expect(folder.tempFiles().isEmpty)
         #expect(folder.inboxFiles().isEmpty)
     }

@@ -230,7 +230,7 @@ struct StartupTests {
         }
         #expect(Set(settings.compactMap { $0.split(separator: ":").first.map(String.init) })
             == Set(DaemonConfiguration.Setting.allCases.map(\.rawValue))
-                .subtracting(["recipients", "recipients-file", "signed-recipients", "signing-key"]))
+                .subtracting(["recipients", "recipients-file", "signed-recipients", "signing-key", "drop-key"]))
         let folder = try TemporaryDirectory("sealdropd-sample")
         let uncommented = folder.file("all.yaml")
         try settings.joined(separator: "\n").write(toFile: uncommented, atomically: true, encoding: .utf8)

@@ -54,7 +54,11 @@ struct SpoolFolder: Sendable {
     var temp: String { (path as NSString).appendingPathComponent("tmp") }
 
     /// File names in the inbox (sorted).
-    func inboxFiles() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: inbox)) ?? []).sorted() }
+    func inboxFiles() -> [String] { allInboxFiles().filter { $0.hasSuffix(".sealdrop") } }
+    /// Provenance record names in the inbox.
+    func recordFiles() -> [String] { allInboxFiles().filter { $0.hasSuffix(".record") } }
+    /// Every name in the inbox.
+    func allInboxFiles() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: inbox)) ?? []).sorted() }
     /// File names in tmp.
     func tempFiles() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: temp)) ?? []).sorted() }
     /// The inbox path of a receipt.
@@ -78,6 +82,8 @@ struct Drop: Sendable {
     let recipient: Recipient
     let server: UploadServer
     let logs: InMemoryLogHandler
+    /// Signs the provenance records.
+    let dropKey: DropSigner
     var port: Int { server.localAddress.port! }
 
     /// Uploads `content` with `PUT` and returns the reply.
@@ -89,6 +95,8 @@ struct Drop: Sendable {
     /// and the daemon still stores a normal upload.
     func expectNothingStoredAndStillServing(inboxBefore: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) async throws {
         #expect(spool.inboxFiles() == inboxBefore, "a refused upload reached the inbox", sourceLocation: sourceLocation)
+        #expect(spool.recordFiles().map { $0.replacingOccurrences(of: ".record", with: ".sealdrop") } == spool.inboxFiles(),
+                "every submission has its record and no record is left without one", sourceLocation: sourceLocation)
         #expect(await spool.waitForEmptyTemp(), "tmp not emptied: \(spool.tempFiles())", sourceLocation: sourceLocation)
         try await expectServes(sourceLocation: sourceLocation)
     }
@@ -118,11 +126,12 @@ private func bindDrop(
     let logger = Logger(label: "sealdropd-test") { _ in logHandler }
     let store = try RecipientStore(keyTexts: [recipient.text], filePath: nil)
     let spool = try Daemon.openSpool(folder.path, logger: logger)
+    let dropKey = DropSigner.generate()
     let server = try await UploadServer.bind(
-        host: "127.0.0.1", port: 0, spool: spool, recipients: store, limits: limits, logger: logger,
+        host: "127.0.0.1", port: 0, spool: spool, recipients: store, dropKey: dropKey, limits: limits, logger: logger,
         makeSubmissionID: makeSubmissionID
     )
-    return (Drop(spool: folder, recipient: recipient, server: server, logs: logs), logger)
+    return (Drop(spool: folder, recipient: recipient, server: server, logs: logs, dropKey: dropKey), logger)
 }
 
 /// Runs `body` against a fresh in-process daemon, then stops it.
