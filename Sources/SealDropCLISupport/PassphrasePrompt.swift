@@ -9,15 +9,24 @@ import SealDropKeys
 /// Where passphrases come from: a passphrase file (`--passphrase-file`), else the terminal
 /// without echo. Never from an argument or the environment, which other users can read.
 public enum PassphraseInput {
-    /// The first line of `path`, newline stripped; empty is refused.
+    /// The longest passphrase, in bytes, from a terminal or a file alike: a key made with a
+    /// passphrase from a file can always be unlocked by typing it.
+    public static let maxBytes = 1023
+
+    /// The first line of `path`, newline stripped; empty, or longer than ``maxBytes``, is refused.
     public static func fromFile(_ path: String) throws(CLIError) -> SecureBytes {
         var contents = try readSmallFile(path, limit: 64 * 1024)
         defer { secureZero(&contents) }
+        let passphrase: SecureBytes
         do {
-            return try contents.withUnsafeBytes { bytes throws(PassphraseError) in try Passphrase.fromFileContents(bytes) }
+            passphrase = try contents.withUnsafeBytes { bytes throws(PassphraseError) in try Passphrase.fromFileContents(bytes) }
         } catch {
             throw CLIError("the passphrase file \(path) starts with an empty line", hint: "put the passphrase on the first line")
         }
+        guard passphrase.count <= maxBytes else {
+            throw CLIError("the passphrase in \(path) is longer than \(maxBytes) bytes", hint: "use a shorter passphrase; six words are enough")
+        }
+        return passphrase
     }
 
     /// Asks on the terminal (`/dev/tty`) without echo. An empty answer is refused.
@@ -80,14 +89,19 @@ public enum PassphraseInput {
         tcsetattr(tty, TCSAFLUSH, &silent)
         defer { tcsetattr(tty, TCSAFLUSH, &original) }
         _ = prompt.withCString { write(tty, $0, strlen($0)) }
-        let line = SecureBytes(count: 1024)
-        var length = 0
+        // One byte more than a passphrase may have, and the line end's CR.
+        let line = SecureBytes(count: PassphraseInput.maxBytes + 2)
+        var length = 0, overlong = false
         var byte: UInt8 = 0
         while read(tty, &byte, 1) == 1, byte != UInt8(ascii: "\n") {
-            if length < line.count { line.withUnsafeMutableBytes { $0[length] = byte }; length += 1 }
+            if length < line.count { line.withUnsafeMutableBytes { $0[length] = byte }; length += 1 } else { overlong = true }
         }
         byte = 0
         if length > 0, line.withUnsafeBytes({ $0[length - 1] }) == UInt8(ascii: "\r") { length -= 1 }
+        guard !overlong, length <= PassphraseInput.maxBytes else {
+            line.zero()
+            throw CLIError("the passphrase is longer than \(PassphraseInput.maxBytes) bytes", hint: "use a shorter passphrase; six words are enough")
+        }
         let result = line.withUnsafeBytes { SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
         return result
     }

@@ -76,8 +76,9 @@ public final class Decryptor {
             folder.discard(pending)
             throw error
         }
+        // (A content length other than the metadata's `size` never gets here: the reader
+        // refuses it as bad metadata.)
         var warnings: [String] = []
-        if let warning = sizeWarning(reader, file: file) { warnings.append(warning) }
         let fallback = submissionStem(of: file.path)
         let preferred = safeFileName(reader.metadata.name) ?? fallback
         let published: OutputFolder.Published
@@ -94,7 +95,9 @@ public final class Decryptor {
         }
         let about: OutputFolder.Published
         do {
-            about = try writeAbout(file, reader: reader, contentName: published.name, in: folder)
+            let provenance = try checkProvenance(of: file, size: read.fileSize, headerBytes: read.header.bytes.count, hashes: nil, ring: ring)
+            if case .invalid(let why) = provenance { warnings.append("\(file.path): \(why)") }
+            about = try writeAbout(file, reader: reader, provenance: provenance, contentName: published.name, in: folder)
             if let archive, archive.holds(file) { try archive.recordDecrypted(file.label) }
         } catch {
             throw .fatal(error)
@@ -102,12 +105,13 @@ public final class Decryptor {
         return Output(name: published.name, aboutName: about.name, symlinksPassed: published.symlinksPassed + about.symlinksPassed, warnings: warnings)
     }
 
-    /// Writes the text file beside a decrypted output: what the submission says about itself,
-    /// every untrusted text escaped, the source's message quoted line by line. Mode 0600, never
-    /// executable.
-    private func writeAbout<Source>(_ file: SubmissionFile, reader: EnvelopeReader<Source>, contentName: String,
-                                    in folder: OutputFolder) throws(CLIError) -> OutputFolder.Published {
-        let text = Self.aboutText(id: file.label, metadata: reader.metadata, keyID: reader.openedWith.publicKey.keyID.description,
+    /// Writes the text file beside a decrypted output: what the drop's provenance record vouches
+    /// for, and apart from it what the submission says about itself, every untrusted text
+    /// escaped, the source's message quoted line by line. Mode 0600, never executable.
+    private func writeAbout<Source>(_ file: SubmissionFile, reader: EnvelopeReader<Source>, provenance: ProvenanceCheck,
+                                    contentName: String, in folder: OutputFolder) throws(CLIError) -> OutputFolder.Published {
+        let text = Self.aboutText(id: file.label, metadata: reader.metadata, provenance: provenance,
+                                  keyID: reader.openedWith.publicKey.keyID.description,
                                   contentName: contentName, contentLength: reader.contentByteCount)
         let pending = try folder.createPendingFile()
         do throws(CLIError) {
@@ -121,7 +125,8 @@ public final class Decryptor {
     }
 
     /// The text of the file written beside an output.
-    public static func aboutText(id: String, metadata: Metadata, keyID: String, contentName: String, contentLength: UInt64) -> String {
+    public static func aboutText(id: String, metadata: Metadata, provenance: ProvenanceCheck, keyID: String, contentName: String,
+                                 contentLength: UInt64) -> String {
         var lines = ["SealDrop submission \(escapeForDisplay(id))", ""]
         func field(_ label: String, _ value: String) {
             lines.append(label + String(repeating: " ", count: max(1, 12 - label.count)) + value)
@@ -129,10 +134,11 @@ public final class Decryptor {
         field("content", "\(escapeForDisplay(contentName)) (\(contentLength) bytes), beside this file")
         field("name", metadata.name.map { "\(escapeForDisplay($0)) (as the source gave it)" } ?? "(none recorded)")
         field("type", metadata.mediaType.map(escapeForDisplay) ?? "(none recorded)")
-        let clock = metadata.sealedBy == .source
-            ? "sealed by the source; their clock, which may be wrong or misleading"
-            : "sealed by the server on receipt; the server's clock"
-        field("sealed", metadata.time.map { "\(formatUTC($0)) UTC (\(clock))" } ?? "time not given (\(metadata.sealedBy == .source ? "sealed by the source" : "sealed by the server on receipt"))")
+        var row = SubmissionRow(file: SubmissionFile(path: id, fromFolder: false))
+        row.time = metadata.time
+        row.sealedBy = metadata.sealedBy.rawValue
+        row.add(provenance)
+        for (label, value) in provenanceFields(row) { field(label, value) }
         field("key ID", keyID)
         field("decrypted", "\(formatUTC(Date())) UTC")
         if let message = metadata.message {

@@ -225,22 +225,8 @@ public final class Importer {
 
     /// BLAKE2b-256 of a whole file and of what follows its header, hex.
     private func hashes(of path: String, headerLength: Int) throws -> (whole: String, payload: String) {
-        let whole = BLAKE2b.Hasher(), payload = BLAKE2b.Hasher()
-        let reader = try FileReader(path: path, requireRegularFile: true)
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var offset = 0
-        while true {
-            let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { bytes in
-                let chunk = UnsafeRawBufferPointer(rebasing: bytes[..<n])
-                whole.update(chunk)
-                let skip = max(0, min(n, headerLength - offset))
-                payload.update(UnsafeRawBufferPointer(rebasing: chunk[skip...]))
-            }
-            offset += n
-        }
-        return (hex(whole.finalize()), hex(payload.finalize()))
+        let both = try fileHashes(path, headerBytes: headerLength)
+        return (hex(both.whole), hex(both.payload))
     }
 }
 

@@ -226,19 +226,22 @@ public func listing(_ files: [SubmissionFile], ring: Keyring, archive: Archive?)
     return (rows, failures)
 }
 
-/// Oldest first (by the drop's time of receipt where a record gives it, else the metadata's
-/// time); failures (no time) last; then by file.
+/// Opened submissions first, oldest first (by the drop's time of receipt where a record gives
+/// it, else the metadata's time; those with no time at all after them); failures last; then by
+/// file.
 private func listingOrder(_ a: SubmissionRow, _ b: SubmissionRow) -> Bool {
+    let (aOpened, bOpened) = (a.outcome == .success, b.outcome == .success)
+    if aOpened != bOpened { return aOpened }
     switch (a.received ?? a.time, b.received ?? b.time) {
-    case let (x?, y?) where x != y: x < y
-    case (.some, nil): true
-    case (nil, .some): false
-    default: a.file < b.file
+    case let (x?, y?) where x != y: return x < y
+    case (.some, nil): return true
+    case (nil, .some): return false
+    default: return a.file < b.file
     }
 }
 
 /// Authenticates every byte of `file` and writes nothing. `progress` is told the bytes read.
-public func verify(_ file: SubmissionFile, ring: Keyring, progress: (UInt64) -> Void = { _ in }) throws(CLIError) -> (row: SubmissionRow, failure: SubmissionFailure?, sizeWarning: String?) {
+public func verify(_ file: SubmissionFile, ring: Keyring, progress: (UInt64) -> Void = { _ in }) throws(CLIError) -> (row: SubmissionRow, failure: SubmissionFailure?) {
     var row = SubmissionRow(file: file)
     do throws(KeyholderError) {
         let read = try readHeader(file)
@@ -257,19 +260,13 @@ public func verify(_ file: SubmissionFile, ring: Keyring, progress: (UInt64) -> 
         } catch {
             throw .fatal(error)
         }
-        return (row, nil, sizeWarning(reader, file: file))
+        return (row, nil)
     } catch {
         switch error {
         case .fatal(let fatal): throw fatal
         case .submission(let failure):
             row.fail(failure)
-            return (row, failure, nil)
+            return (row, failure)
         }
     }
-}
-
-/// A warning when the content's length differs from the size the metadata recorded.
-func sizeWarning<Source>(_ reader: EnvelopeReader<Source>, file: SubmissionFile) -> String? {
-    guard let declared = reader.metadata.size, declared != reader.contentByteCount else { return nil }
-    return "\(file.path): the content is \(reader.contentByteCount) bytes, but the metadata says \(declared)"
 }

@@ -189,3 +189,35 @@ private func fileExistsOrLink(_ path: String) -> Bool {
     var info = stat()
     return lstat(path, &info) == 0
 }
+
+/// The `received`, `drop key` and `sealed` lines: what the drop's record vouches for, kept apart
+/// from what the submission says about itself (the source's claim whenever the source sealed it).
+public func provenanceFields(_ row: SubmissionRow) -> [(label: String, value: String)] {
+    var fields: [(label: String, value: String)] = []
+    func field(_ label: String, _ value: String) { fields.append((label, value)) }
+    let claimed = row.time.map { "\(formatUTC($0)) UTC" } ?? "no time given"
+    let claimedSealer = row.sealedBy == "server" ? "by the server on receipt" : "by the source"
+    guard let door = row.door, let received = row.received, row.record == "ok" || row.record == "unpinned" else {
+        if row.record == "BAD" {
+            field("record", "BAD: \(row.recordError ?? "invalid"); nothing below is vouched for by the drop")
+        } else {
+            field("record", "none: no provenance record beside this file; the drop vouches for nothing about it")
+        }
+        field("sealed", "the submission claims: sealed \(claimedSealer), \(claimed) (unverified)")
+        return fields
+    }
+    let verified = row.record == "ok"
+    field("received", "\(formatUTC(received)) UTC through \(door) (\(verified ? "the drop's signed record; the server's clock" : "UNVERIFIED: no drop key is pinned"))")
+    field("drop key", "\(row.dropKey ?? "-")\(verified ? " (pinned)" : " (not pinned: keyholder trust-drop)")")
+    switch door {
+    case "PUT":
+        field("sealed", "by the server on receipt, \(claimed) (the server's clock)")
+    case "SEALED" where row.sealedBy == "server":
+        field("sealed", "the submission claims: sealed by the server on receipt, \(claimed). The drop's record says it arrived already sealed, through SEALED: the source sealed it and wrote that claim")
+    case "SEALED":
+        field("sealed", "by the source before upload, \(claimed) by their clock (the source's claim, which may be wrong or misleading)")
+    default:
+        field("sealed", "the submission claims: sealed \(claimedSealer), \(claimed) (a front door this version does not know: \(door))")
+    }
+    return fields
+}

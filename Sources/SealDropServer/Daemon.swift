@@ -84,7 +84,7 @@ public final class Daemon: Sendable {
         logger.info(dropKey.created ? "made a new drop key in the spool; pin it with keyholder trust-drop" : "drop key loaded",
                     metadata: ["drop_key": "\(dropKey.signer.publicKey.text)", "drop_key.fingerprint": "\(dropKey.signer.publicKey.fingerprint)"])
         logger.info("recipients loaded", metadata: metadata)
-        if let warning = recipients.currentSet.expiryWarning() { logger.warning("\(warning)") }
+        recipients.currentSet.logExpiry(logger)
         return Daemon(server: server, recipients: recipients, spool: spool, signals: signals,
                       recipientsPoll: configuration.recipientsPoll, logger: logger)
     }
@@ -118,6 +118,13 @@ public final class Daemon: Sendable {
                     while (try? await Task.sleep(for: recipientsPoll)) != nil {
                         recipients.reloadIfChanged(logger: logger)
                     }
+                }
+            }
+            // The signed list's expiry is checked again every six hours, so that a daemon that
+            // runs for months warns before its list expires, not only at start and on reload.
+            tasks.addTask { [recipients, logger] in
+                while (try? await Task.sleep(for: .seconds(6 * 3600))) != nil {
+                    recipients.currentSet.logExpiry(logger)
                 }
             }
             tasks.addTask { [signals, recipients, logger] in

@@ -33,6 +33,12 @@ public struct RecipientSet: Sendable, Equatable {
         return "the signed recipients list expires on \(stamp), in \(Int(seconds / 86_400)) day(s): sign the next one (keyholder sign-recipients) before then"
     }
 
+    /// Logs ``expiryWarning(at:)``, if any: a warning before the expiry, an error after it.
+    public func logExpiry(_ logger: Logger, at now: Date = Date()) {
+        guard let warning = expiryWarning(at: now), let expires else { return }
+        if expires <= now { logger.error("\(warning)") } else { logger.warning("\(warning)") }
+    }
+
     /// Log metadata naming the keys by ID (never the keys themselves), and the serial.
     public var logMetadata: Logger.Metadata {
         var metadata = RecipientStore.metadata(keys)
@@ -185,7 +191,7 @@ public final class RecipientStore: Sendable {
                                                                 recordIn: record)
                 state.withLock { $0 = State(set: set, stamp: stamp, accepted: accepted) }
                 logger.info("recipients reloaded", metadata: set.logMetadata)
-                if let warning = set.expiryWarning() { logger.warning("\(warning)") }
+                set.logExpiry(logger)
             }
             return nil
         } catch {
@@ -226,7 +232,7 @@ public final class RecipientStore: Sendable {
 
     static func loadFile(_ path: String) throws(StartupError) -> [PublicKey] {
         let text = try readText(path, what: "recipients file", hint: "it holds one public key per line and # comments")
-        if text.contains(KeyFile.magic) || text.contains(SigningKeyFile.magic) {
+        if text.contains(KeyFile.magic) || text.contains(SigningKeyFile.magic) || text.contains(DropKeyFile.magic) {
             throw StartupError(
                 "recipients file \(path) contains a secret key: never give a secret key to the server",
                 hint: "put only public keys (sealdrop1... lines) in it, and treat the exposed secret key as compromised"
@@ -239,7 +245,8 @@ public final class RecipientStore: Sendable {
         do {
             return try Recipients.parse(text)
         } catch {
-            throw StartupError("recipients file \(path), \(error)", hint: "one public key per line; lines starting with # are comments")
+            throw StartupError("recipients file \(path), \(error)",
+                               hint: "one public key per line; lines starting with #, and # after a space or tab, are comments (the Configuration article has the whole syntax)")
         }
     }
 
@@ -306,7 +313,7 @@ public final class RecipientStore: Sendable {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw StartupError("signed recipients list \(path) is not UTF-8 text", hint: makeHint)
         }
-        if text.contains(KeyFile.magic) || text.contains(SigningKeyFile.magic) {
+        if text.contains(KeyFile.magic) || text.contains(SigningKeyFile.magic) || text.contains(DropKeyFile.magic) {
             throw StartupError(
                 "signed recipients list \(path) contains a secret key: the daemon serves this file to anyone who asks",
                 hint: "never put a secret key next to the list; treat the exposed secret key as compromised"

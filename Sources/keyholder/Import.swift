@@ -15,6 +15,11 @@ struct Import: ParsableCommand {
         already holds is left alone (also when it was re-keyed here since). Nothing is written \
         to the medium, and nothing ever needs to go back from this machine to the server.
 
+        Each submission's provenance record (<id>.record, signed by the drop key) is checked \
+        against the bytes just copied and, if it holds, copied beside it; each line ends with \
+        'record: ok' (or 'unpinned': no drop key pinned, keyholder trust-drop), 'record: none' \
+        (no record), or 'record: BAD' (altered or mismatched: reported, not copied).
+
         Each import is recorded in the archive (imports/): when, from where, and every \
         submission found with its key IDs, size, BLAKE2b hash and outcome. 'keyholder retire' \
         reads these records before it destroys a key.
@@ -50,7 +55,8 @@ struct Import: ParsableCommand {
                     bar?.finish()
                     bar = nil
                     let status = entry.status.map { " (\($0))" } ?? ""
-                    printLine("\(entry.id)  \(entry.action.rawValue)\(status)")
+                    let record = entry.record.map { "  record: \($0)" } ?? ""
+                    printLine("\(entry.id)  \(entry.action.rawValue)\(status)\(record)")
                     flushStandardOutput()
                     if let problem {
                         failures += 1

@@ -75,7 +75,7 @@ struct Show: ParsableCommand {
         field("id", row.id)
         field("file", row.file)
         field("key ID", row.keyID ?? "-")
-        describeProvenance(row, field: field)
+        for (label, value) in provenanceFields(row) { field(label, value) }
         field("name", row.name ?? "(none recorded)")
         field("type", row.type ?? "(none recorded)")
         if let size = row.size {
@@ -91,34 +91,5 @@ struct Show: ParsableCommand {
         } else {
             field("message", "(none)")
         }
-    }
-}
-
-/// The `received`, `drop key` and `sealed` lines: what the drop's record vouches for, kept apart
-/// from what the submission says about itself (the source's claim whenever the source sealed it).
-private func describeProvenance(_ row: SubmissionRow, field: (String, String) -> Void) {
-    let claimed = row.time.map { "\(formatUTC($0)) UTC" } ?? "no time given"
-    let claimedSealer = row.sealedBy == "server" ? "by the server on receipt" : "by the source"
-    guard let door = row.door, let received = row.received, row.record == "ok" || row.record == "unpinned" else {
-        if row.record == "BAD" {
-            field("record", "BAD: \(row.recordError ?? "invalid"); nothing below is vouched for by the drop")
-        } else {
-            field("record", "none: no provenance record beside this file; the drop vouches for nothing about it")
-        }
-        field("sealed", "the submission claims: sealed \(claimedSealer), \(claimed) (unverified)")
-        return
-    }
-    let verified = row.record == "ok"
-    field("received", "\(formatUTC(received)) UTC through \(door) (\(verified ? "the drop's signed record; the server's clock" : "UNVERIFIED: no drop key is pinned"))")
-    field("drop key", "\(row.dropKey ?? "-")\(verified ? " (pinned)" : " (not pinned: keyholder trust-drop)")")
-    switch door {
-    case "PUT":
-        field("sealed", "by the server on receipt, \(claimed) (the server's clock)")
-    case "SEALED" where row.sealedBy == "server":
-        field("sealed", "the submission claims: sealed by the server on receipt, \(claimed). The drop's record says it arrived already sealed, through SEALED: the source sealed it and wrote that claim")
-    case "SEALED":
-        field("sealed", "by the source before upload, \(claimed) by their clock (the source's claim, which may be wrong or misleading)")
-    default:
-        field("sealed", "the submission claims: sealed \(claimedSealer), \(claimed) (a front door this version does not know: \(door))")
     }
 }

@@ -63,7 +63,7 @@ struct SignRecipients: ParsableCommand {
                 do { keys.append(try PublicKey(text: text)) } catch { throw CLIError("\(String(text.prefix(80))): \(error)", hint: "copy the public key again, exactly") }
             }
             if let recipientsFile {
-                do { keys += try Recipients.parse(String(decoding: try readSmallFile(recipientsFile), as: UTF8.self)) } catch let error as CLIError {
+                do { keys += try Recipients.parse(bytes: try readSmallFile(recipientsFile)) } catch let error as CLIError {
                     throw error
                 } catch {
                     throw CLIError("\(recipientsFile): \(error)", hint: "one public key (sealdrop1…) per line")

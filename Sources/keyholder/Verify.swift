@@ -15,8 +15,9 @@ struct Verify: ParsableCommand {
         .record file, which the drop signed with its drop key) is checked too, against the \
         whole file's hash: an altered or mismatched record is a failure; a missing one (a file \
         that did not come through a drop, or whose record was removed), or one whose drop key \
-        is not pinned (keyholder trust-drop), gets a warning. Nothing is written to disk. Without PATH, the archive (or the --in folders) is verified; a medium \
-        can be verified before it is imported.
+        is not pinned (keyholder trust-drop), gets a warning. Nothing is written to disk. \
+        Without PATH, the archive (or the --in folders) is verified; a medium can be verified \
+        before it is imported.
 
         Example:
           keyholder verify
@@ -46,11 +47,10 @@ struct Verify: ParsableCommand {
             let ring = try keys.makeKeyring()
             for file in files {
                 let bar = progressBar(for: file, size: fileSize(file.path))
-                let (row, failure, warning) = try verify(file, ring: ring) { bar.update($0) }
+                let (row, failure) = try verify(file, ring: ring) { bar.update($0) }
                 bar.finish()
                 if json, let line = try? jsonLine(row) { print(line) } else { printLine("\(row.file): \(row.outcome.label)") }
                 flushStandardOutput()
-                if let warning { diagnostics.warn(warning) }
                 if let failure {
                     failures += 1
                     diagnostics.report(failure.report(for: file))

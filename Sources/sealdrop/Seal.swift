@@ -106,7 +106,7 @@ struct Seal: ParsableCommand {
         }
         if let recipientsFile {
             let bytes = try readSmallFile(recipientsFile)
-            do { keys += try Recipients.parse(String(decoding: bytes, as: UTF8.self)) } catch {
+            do { keys += try Recipients.parse(bytes: bytes) } catch {
                 throw CLIError("\(recipientsFile): \(error)", hint: "one public key (sealdrop1…) per line; '#' starts a comment")
             }
         }

@@ -90,6 +90,27 @@ struct EverydayTests {
         #expect(FileManager.default.fileExists(atPath: home.file("t.key")))
     }
 
+    @Test("a passphrase over 1023 bytes is refused alike from a file and on the terminal, so a key made from a file can always be typed")
+    func overlongPassphrase() throws {
+        let home = try Home()
+        let long = Array(repeating: "unvarying", count: 110).joined(separator: " ")
+        #expect(long.utf8.count > 1023)
+        try Data((long + "\n").utf8).write(to: URL(fileURLWithPath: home.file("long")))
+        let fromFile = try home.keyholder(["keygen", "--output", home.file("f.key"), "--passphrase-file", home.file("long")])
+        #expect(fromFile.status == 1)
+        #expect(fromFile.stderr.contains("keyholder: error: the passphrase in \(home.file("long")) is longer than 1023 bytes"), "\(fromFile.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: home.file("f.key")))
+        // On the terminal it is refused and asked for again, as a weak one is.
+        let strong = TestKey.passphrase
+        let typed = try converse(home.onTerminal(["keygen", "--output", home.file("t.key")]), replies: [
+            ("Passphrase for the new key: ", [long, strong]),
+            ("Repeat the passphrase: ", [strong]),
+        ])
+        #expect(typed.status == 0, "\(typed.output)")
+        #expect(typed.output.contains("the passphrase is longer than 1023 bytes. Try again"), "\(typed.output)")
+        #expect(FileManager.default.fileExists(atPath: home.file("t.key")))
+    }
+
     @Test("--generate-passphrase shows six words on the terminal, asks for them back, and the key opens with them")
     func generatedPassphrase() throws {
         let home = try Home()

@@ -495,7 +495,7 @@ struct KeyholderHelpTests {
         }
         // Every subcommand's help has an example and says its exit statuses.
         for command in ["keygen", "pubkey", "fingerprint", "keys", "import", "list", "show", "verify", "inspect", "decrypt",
-                        "rotate", "rekey", "retire", "sign-recipients", "shell"] {
+                        "rotate", "rekey", "retire", "sign-recipients", "trust-drop", "shell"] {
             let help = try Harness.keyholder([command, "--help"])
             #expect(help.status == 0, "\(command)")
             #expect(help.stdout.contains("USAGE: keyholder \(command)"), "\(command)")

@@ -1,5 +1,6 @@
 import Foundation
 import SealDropCrypto
+import SealDropFormat
 import SealDropKeys
 import SealDropStore
 import SealDropTestSupport
@@ -8,8 +9,10 @@ import Testing
 /// The README's keyholder tour, run as written: every command line of the block between
 /// `<!-- keyholder-tour:begin -->` and `<!-- keyholder-tour:end -->`, in order, by bash on a
 /// terminal, from a fresh home folder, answering the passphrase prompts as a person would. The
-/// only change is the medium's path (`/media/usb/spool` becomes a folder of the test's), which
-/// the test fills, as the operator would, just before the first command that reads it.
+/// only changes are the medium's path (`/media/usb/spool` becomes a folder of the test's), which
+/// the test fills, as the operator would, just before the first command that reads it, and the
+/// drop key the keyholder pins (`sealdropdrop1…` becomes the test drop's key, which signs the
+/// provenance record beside each submission on the medium, as the daemon would).
 @Suite("The README's keyholder tour")
 struct ReadmeTourTests {
     static let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -37,6 +40,7 @@ struct ReadmeTourTests {
         var publicKey: String?
         var sent: [String: Data] = [:]
         var outputs: [String: String] = [:]
+        let dropKey = SigningSecretKey.generate()
         for command in commands {
             if command.contains("/media/usb/spool"), sent.isEmpty {
                 // The operator's medium: a copy of a spool holding two uploads sealed to the key.
@@ -47,12 +51,15 @@ struct ReadmeTourTests {
                     let content = Data("document \(index)\n".utf8)
                     try content.write(to: URL(fileURLWithPath: work.file(name)))
                     let id = SubmissionID.random()
-                    let seal = try Harness.sealdrop(["seal", "-r", key.text, "--message", "from the tour", "-o", "\(medium)/inbox/\(id.fileName)", work.file(name)])
+                    let stored = "\(medium)/inbox/\(id.fileName)"
+                    let seal = try Harness.sealdrop(["seal", "-r", key.text, "--message", "from the tour", "-o", stored, work.file(name)])
                     #expect(seal.status == 0, "\(seal.stderr)")
+                    try writeRecord(for: stored, id: id, signedBy: dropKey, sealedTo: key)
                     sent[name] = content
                 }
             }
             let line = command.replacingOccurrences(of: "/media/usb/spool", with: medium)
+                .replacingOccurrences(of: "sealdropdrop1…", with: DropPublicKey(dropKey.publicKey).text)
             let result = try converse(["/usr/bin/env", "HOME=\(home.path)", "PATH=\(path)", "/bin/bash", "--norc", "--noprofile", "-c", line], replies: [
                 ("Passphrase for the new key: ", [passphrase]),
                 ("Repeat the passphrase: ", [passphrase]),
@@ -62,10 +69,26 @@ struct ReadmeTourTests {
             outputs[command] = result.output
             if let key = result.output.components(separatedBy: "\r\n").last(where: { $0.hasPrefix("sealdrop1") }) { publicKey = key }
         }
-        #expect(outputs.first { $0.key.hasPrefix("keyholder list") }?.value.components(separatedBy: "  new  ").count == 3)
+        let listed = try #require(outputs.first { $0.key.hasPrefix("keyholder list") }?.value)
+        #expect(listed.components(separatedBy: "  new  ").count == 3)
+        // Each record verified under the pinned drop key: came through SEALED, so sealed by the source.
+        #expect(listed.components(separatedBy: "  source   ok  ").count == 3, "\(listed)")
         for (name, content) in sent {
             #expect(try Data(contentsOf: URL(fileURLWithPath: home.file("opened/\(name)"))) == content, "\(name)")
             #expect(FileManager.default.fileExists(atPath: home.file("opened/\(name).about.txt")))
         }
     }
+}
+
+/// Writes the provenance record a drop would have written for the submission at `path`: received
+/// now through `SEALED`, signed by `dropKey`, sealed to `key`.
+func writeRecord(for path: String, id: SubmissionID, signedBy dropKey: SigningSecretKey, sealedTo key: PublicKey) throws {
+    let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    let header = try #require(try EnvelopeHeader.parse(prefix: Array(bytes.prefix(Layout.maxHeaderByteCount))))
+    let payload = Array(bytes[header.bytes.count...])
+    let record = ProvenanceRecord(submission: id.text, door: ProvenanceRecord.Door.sealed, received: Date(), bytes: UInt64(bytes.count),
+                                  hash: BLAKE2b.hash(bytes), payloadBytes: UInt64(payload.count), payloadHash: BLAKE2b.hash(payload),
+                                  dropKey: DropPublicKey(dropKey.publicKey))
+    let recordPath = String(path.dropLast(".sealdrop".count)) + ".record"
+    try Data(try record.sealed(with: dropKey, to: [key])).write(to: URL(fileURLWithPath: recordPath))
 }

@@ -232,6 +232,18 @@ struct RotationCLITests {
         #expect(second.status == 0, "\(second.stderr)")
         let list2 = try SignedRecipients.parse(String(contentsOfFile: dir.file("list2"), encoding: .utf8), pinnedKey: signingKey)
         #expect(list2.serial == 2 && list2.recipients == [b, a])
+        // Every list expires: 90 days by default, --expires-in DAYS otherwise (1 to 366).
+        #expect(abs(list1.expires.timeIntervalSince(list1.date) - 90 * 86_400) < 1)
+        #expect(first.stdout.contains("# expires ") && first.stdout.contains("(in 90 days): sign the next list before then"), "\(first.stdout)")
+        let short = try Harness.keyholder(sign + ["--serial", "5", "--expires-in", "7", "--output", dir.file("short"), a.text])
+        #expect(short.status == 0, "\(short.stderr)")
+        let shortList = try SignedRecipients.parse(String(contentsOfFile: dir.file("short"), encoding: .utf8), pinnedKey: signingKey)
+        #expect(abs(shortList.expires.timeIntervalSince(shortList.date) - 7 * 86_400) < 1)
+        for days in ["0", "367", "soon"] {
+            let refused = try Harness.keyholder(sign + ["--serial", "6", "--expires-in", days, "--output", dir.file("never-\(days)"), a.text])
+            #expect(refused.status == 64, "\(days): \(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir.file("never-\(days)")))
+        }
         let again = try Harness.keyholder(sign + ["--serial", "3", "--output", dir.file("list2"), a.text])
         #expect(again.status == 1 && again.stderr.contains("never written over an existing file"))
 

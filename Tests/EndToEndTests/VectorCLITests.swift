@@ -132,7 +132,7 @@ struct NoTimeCLITests {
         let decrypt = try Harness.keyholder(["decrypt"] + workspace.keyArguments() + ["--out", workspace.out, timeless])
         #expect(decrypt.status == 0, "\(decrypt.stderr)")
         let about = try String(contentsOfFile: "\(workspace.out)/n.txt.about.txt", encoding: .utf8)
-        #expect(about.contains("sealed      time not given (sealed by the source)\n"), "\(about)")
+        #expect(about.contains("sealed      the submission claims: sealed by the source, no time given (unverified)\n"), "\(about)")
         #expect(try String(contentsOfFile: "\(workspace.out)/n.txt", encoding: .utf8) == "no clock here")
 
         let help = try Harness.sealdrop(["seal", "--help"])

@@ -28,6 +28,17 @@ struct OperatorCommandTests {
         try newsroom.write(list.text)
     }
 
+    @Test("every sealdropd command's help has an example and its exit statuses; a bare sealdropd still serves (the default command)")
+    func help() throws {
+        for command in ["serve", "drop-key", "address", "check-config"] {
+            let help = try sealdropd([command, "--help"])
+            #expect(help.status == 0, "\(command)")
+            #expect(help.stdout.contains("Example:\n  sealdropd"), "\(command): \(help.stdout)")
+            #expect(help.stdout.contains("Exit status: 0"), "\(command)")
+        }
+        #expect(try sealdropd(["--help"]).stdout.contains("sealdropd drop-key (--output <file> | --show <file>)"))
+    }
+
     @Test("drop-key makes a 0600 key (never over a file) and prints its public key last; --show prints it again; the daemon signs records with --drop-key")
     func dropKey() async throws {
         let work = try TemporaryDirectory("drop-key")

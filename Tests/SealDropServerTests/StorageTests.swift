@@ -279,15 +279,16 @@ struct StorageTests {
             usleep(200_000)
             socket.reset()
         }
+        // The aborted upload's file goes first, so that the one counted next is the stalled one's.
+        #expect(await eventually { spool.tempFiles().isEmpty })
         // Killed mid-way: the partial file stays in tmp until the next start.
         let stalled = try await blocking { () -> TestSocket in
             let socket = try TestSocket(port: port)
             try socket.send(Array(request(body: body, headers: headers).prefix(150_000)))
             return socket
         }
-        #expect(await eventually { spool.tempFiles().count == 1 })
-        let partials = spool.tempFiles()
-        #expect(partials.count == 1)
+        var partials: [String] = []
+        #expect(await eventually { partials = spool.tempFiles(); return partials.count == 1 })
         for partial in partials { #expect(mode(spool.temp + "/" + partial) == 0o600) }
         drop.daemon.signal(SIGKILL)
         _ = await drop.daemon.waitForExit()
