@@ -12,6 +12,8 @@ public import SealDropStore
 ///       submissions/<id>.sealdrop   0600, verified copies
 ///       imports/<time>-<random>.json one record per import: where from, what, with which outcome
 ///       decrypted.jsonl             one line per decrypted submission: its ID and when
+///       submissions/<id>.record     0600, its provenance record, when one held on import
+///       reencrypted.jsonl           one line per `rekey --full`: the payload's hash before and after
 ///
 /// The archive holds ciphertext and records, never plaintext.
 public final class Archive {
@@ -29,6 +31,8 @@ public final class Archive {
     public var importsPath: String { (path as NSString).appendingPathComponent("imports") }
     /// The record of decrypted submissions.
     public var decryptedPath: String { (path as NSString).appendingPathComponent("decrypted.jsonl") }
+    /// The record of submissions re-encrypted here (`rekey --full`).
+    public var reencryptedPath: String { (path as NSString).appendingPathComponent("reencrypted.jsonl") }
 
     private init(path: String) { self.path = path }
 
@@ -131,6 +135,40 @@ public final class Archive {
     /// Records that submission `id` was decrypted.
     public func recordDecrypted(_ id: String, at time: Date = Date()) throws(CLIError) {
         try appendJSONLine(Decrypted(id: id, time: time), to: decryptedPath)
+    }
+
+    /// One line of `reencrypted.jsonl`: a payload the keyholder replaced (`rekey --full`), so
+    /// that the drop's provenance record, which vouches for the payload received, can still be
+    /// followed to the archive's copy.
+    public struct Reencrypted: Codable, Sendable {
+        /// The submission's ID.
+        public var id: String
+        /// BLAKE2b-256 of the payload before, hex.
+        public var payloadBefore: String
+        /// BLAKE2b-256 of the payload after, hex.
+        public var payloadAfter: String
+        /// When.
+        public var time: Date
+
+        enum CodingKeys: String, CodingKey { case id, payloadBefore = "payload_before", payloadAfter = "payload_after", time }
+    }
+
+    /// Records that submission `id`'s payload was re-encrypted here.
+    public func recordReencrypted(_ id: String, payloadBefore: [UInt8], payloadAfter: [UInt8], at time: Date = Date()) throws(CLIError) {
+        try appendJSONLine(Reencrypted(id: id, payloadBefore: hex(payloadBefore), payloadAfter: hex(payloadAfter), time: time), to: reencryptedPath)
+    }
+
+    /// The payload hashes submission `id` had before each re-encryption here, following the
+    /// chain back from `current` (its payload's hash now); empty when it was never re-encrypted.
+    public func earlierPayloads(of id: String, current: [UInt8]) -> [[UInt8]] {
+        let lines = (readJSONLines(reencryptedPath) as [Reencrypted]).filter { $0.id == id }
+        var earlier: [[UInt8]] = [], hash = hex(current)
+        while let step = lines.last(where: { $0.payloadAfter == hash }), !earlier.contains(where: { hex($0) == step.payloadBefore }) {
+            guard let before = [UInt8](hexString: step.payloadBefore) else { break }
+            earlier.append(before)
+            hash = step.payloadBefore
+        }
+        return earlier
     }
 }
 

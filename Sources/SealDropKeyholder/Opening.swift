@@ -241,7 +241,10 @@ private func listingOrder(_ a: SubmissionRow, _ b: SubmissionRow) -> Bool {
 }
 
 /// Authenticates every byte of `file` and writes nothing. `progress` is told the bytes read.
-public func verify(_ file: SubmissionFile, ring: Keyring, progress: (UInt64) -> Void = { _ in }) throws(CLIError) -> (row: SubmissionRow, failure: SubmissionFailure?) {
+/// Its provenance record is checked against the whole file's hashes (and, for a submission of
+/// `archive` re-encrypted there, against the payload it had before).
+public func verify(_ file: SubmissionFile, ring: Keyring, archive: Archive? = nil,
+                   progress: (UInt64) -> Void = { _ in }) throws(CLIError) -> (row: SubmissionRow, failure: SubmissionFailure?) {
     var row = SubmissionRow(file: file)
     do throws(KeyholderError) {
         let read = try readHeader(file)
@@ -256,7 +259,7 @@ public func verify(_ file: SubmissionFile, ring: Keyring, progress: (UInt64) -> 
         row.size = reader.contentByteCount
         do {
             let hashes = try fileHashes(file.path, headerBytes: read.header.bytes.count)
-            row.add(try checkProvenance(of: file, size: read.fileSize, headerBytes: read.header.bytes.count, hashes: hashes, ring: ring))
+            row.add(try checkProvenance(of: file, size: read.fileSize, headerBytes: read.header.bytes.count, hashes: hashes, ring: ring, archive: archive))
         } catch {
             throw .fatal(error)
         }

@@ -93,13 +93,25 @@ public func recordPath(of file: SubmissionFile) -> String? {
 /// Checks `file`'s provenance record: opens it with the ring's keys (asking for a passphrase
 /// only if a key is still locked), verifies its signature, and checks that it is this
 /// submission's: its ID, its size (or, re-keyed since, its payload's size after a header of
-/// `headerBytes`), and when given, its hashes (``fileHashes(_:headerBytes:)``).
+/// `headerBytes`), and when given, its hashes (``fileHashes(_:headerBytes:)``). For a
+/// submission of `archive` re-encrypted there (`rekey --full`), the payload hashes its
+/// `reencrypted.jsonl` records lead back to count as its own.
 public func checkProvenance(of file: SubmissionFile, size: UInt64?, headerBytes: Int, hashes: (whole: [UInt8], payload: [UInt8]?)?,
-                            ring: Keyring) throws(CLIError) -> ProvenanceCheck {
+                            ring: Keyring, archive: Archive? = nil) throws(CLIError) -> ProvenanceCheck {
     guard let path = recordPath(of: file), fileExistsOrLink(path) else { return .missing }
     let bytes: [UInt8]
     do { bytes = try readRecordFile(path) } catch { return .invalid("the record \(path) cannot be read: \(error.message)") }
-    return try checkRecord(bytes, of: file, size: size, headerBytes: headerBytes, hashes: hashes, ring: ring)
+    var check = try checkRecord(bytes, of: file, size: size, headerBytes: headerBytes, hashes: hashes, ring: ring)
+    if case .invalid = check, let archive, archive.holds(file), let payload = hashes?.payload {
+        let earlier = archive.earlierPayloads(of: file.label, current: payload)
+        for before in earlier {
+            let again = try checkRecord(bytes, of: file, size: size, headerBytes: headerBytes, hashes: (before, before), ring: ring)
+            if case .invalid = again { continue }
+            check = again
+            break
+        }
+    }
+    return check
 }
 
 /// Checks a record's bytes (see ``checkProvenance(of:size:headerBytes:hashes:ring:)``).

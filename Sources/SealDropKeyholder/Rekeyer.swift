@@ -58,6 +58,12 @@ public final class Rekeyer {
         }
         defer { PartialFileGuard.disarm() }
         let total = read.fileSize ?? 0
+        // A full re-encryption replaces the payload the drop's provenance record vouches for:
+        // its hash before and after goes into the archive's record, so the chain can be followed.
+        var payloadBefore: [UInt8]?
+        if full {
+            do { payloadBefore = try fileHashes(file.path, headerBytes: read.header.bytes.count).payload } catch { throw .fatal(error) }
+        }
         do throws(KeyholderError) {
             let write: (UnsafeRawBufferPointer) throws -> Void = { bytes in
                 do throws(CLIError) { try writeAll(pending.fd, bytes) } catch {
@@ -77,6 +83,10 @@ public final class Rekeyer {
             do throws(CLIError) {
                 try pending.sync()
                 try checkWritten(pending, recipients: recipients)
+                if let payloadBefore {
+                    let after = try writtenPayloadHash(pending)
+                    try archive.recordReencrypted(file.label, payloadBefore: payloadBefore, payloadAfter: after)
+                }
                 try folder.replace((file.path as NSString).lastPathComponent, with: pending)
             } catch {
                 throw .fatal(CLIError("cannot replace \(file.path): \(error.message); the original is unchanged", hint: error.hint ?? "check the archive's disk"))
@@ -95,6 +105,17 @@ public final class Rekeyer {
         try writer.prefix.withUnsafeBytes { try write($0) }
         try reader.readAll { content in try writer.append(content, emit: write) }
         try writer.finish(emit: write)
+    }
+
+    /// BLAKE2b-256 of what follows the header in the file being written.
+    private func writtenPayloadHash(_ pending: PendingFile) throws(CLIError) -> [UInt8] {
+        let path = "/proc/self/fd/\(pending.fd)"
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CLIError("cannot read back the re-keyed file: \(errnoText())") }
+        defer { close(fd) }
+        var source = DescriptorSource(fd: fd)
+        let header = try envelopeCall { try EnvelopeReader<DescriptorSource>.readHeader(from: &source) }
+        return try fileHashes(path, headerBytes: header.bytes.count).payload
     }
 
     /// Reads back the new file's header: well formed, sealed to exactly the new recipients, of

@@ -47,7 +47,7 @@ struct Verify: ParsableCommand {
             let ring = try keys.makeKeyring()
             for file in files {
                 let bar = progressBar(for: file, size: fileSize(file.path))
-                let (row, failure) = try verify(file, ring: ring) { bar.update($0) }
+                let (row, failure) = try verify(file, ring: ring, archive: archive) { bar.update($0) }
                 bar.finish()
                 if json, let line = try? jsonLine(row) { print(line) } else { printLine("\(row.file): \(row.outcome.label)") }
                 flushStandardOutput()
