@@ -24,9 +24,10 @@ public enum ProvenanceError: Error, Equatable, Sendable, CustomStringConvertible
 }
 
 /// What the drop itself vouches for about one submission: which front door delivered it, when
-/// (the server's clock), its receipt, and the size and BLAKE2b-256 hash of the stored bytes
-/// (of the whole file, and of its payload: every byte after the envelope header, which stays
-/// the same when a keyholder re-keys the submission), signed with the drop key (Ed25519). The daemon writes it at commit, sealed to the same
+/// (the server's clock), its receipt, and the size and BLAKE2b-256 hashes of the stored bytes
+/// (of its envelope header, and of its payload: every byte after the header, which stays the
+/// same when a keyholder re-keys the submission; the two together name the stored file
+/// exactly), signed with the drop key (Ed25519). The daemon writes it at commit, sealed to the same
 /// recipients as the upload (a SealDrop envelope named `<receipt>.record` beside
 /// `<receipt>.sealdrop`), so the server's time never sits on its disk in the clear.
 /// <doc:Provenance> specifies it.
@@ -38,7 +39,7 @@ public enum ProvenanceError: Error, Equatable, Sendable, CustomStringConvertible
 ///     door: SEALED
 ///     received: 2026-11-30T07:40:12Z
 ///     bytes: 4470
-///     blake2b-256: <64 hex digits>
+///     header-blake2b-256: <64 hex digits>
 ///     payload-bytes: 4336
 ///     payload-blake2b-256: <64 hex digits>
 ///     drop-key: sealdropdrop1…
@@ -67,8 +68,8 @@ public struct ProvenanceRecord: Equatable, Sendable {
     public let received: Date
     /// The stored file's size.
     public let bytes: UInt64
-    /// BLAKE2b-256 (unkeyed) of the stored file's bytes.
-    public let hash: [UInt8]
+    /// BLAKE2b-256 (unkeyed) of the stored file's envelope header (its first `46 + 88·N` bytes).
+    public let headerHash: [UInt8]
     /// How many bytes follow the envelope header (the payload).
     public let payloadBytes: UInt64
     /// BLAKE2b-256 (unkeyed) of the payload.
@@ -77,13 +78,13 @@ public struct ProvenanceRecord: Equatable, Sendable {
     public let dropKey: DropPublicKey
 
     /// A record; `received` is cut to whole seconds.
-    public init(submission: String, door: String, received: Date, bytes: UInt64, hash: [UInt8],
+    public init(submission: String, door: String, received: Date, bytes: UInt64, headerHash: [UInt8],
                 payloadBytes: UInt64, payloadHash: [UInt8], dropKey: DropPublicKey) {
         self.submission = submission
         self.door = door
         self.received = Date(timeIntervalSince1970: received.timeIntervalSince1970.rounded(.down))
         self.bytes = bytes
-        self.hash = hash
+        self.headerHash = headerHash
         self.payloadBytes = payloadBytes
         self.payloadHash = payloadHash
         self.dropKey = dropKey
@@ -96,7 +97,7 @@ public struct ProvenanceRecord: Equatable, Sendable {
         door: \(door)
         received: \(ISO8601DateFormatter().string(from: received))
         bytes: \(bytes)
-        blake2b-256: \(hash.hexString)
+        header-blake2b-256: \(headerHash.hexString)
         payload-bytes: \(payloadBytes)
         payload-blake2b-256: \(payloadHash.hexString)
         drop-key: \(dropKey.text)
@@ -142,7 +143,7 @@ public struct ProvenanceRecord: Equatable, Sendable {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.last == "" else { throw .malformed("the last line has no line end") }
         lines.removeLast()
-        let names = ["submission", "door", "received", "bytes", "blake2b-256", "payload-bytes", "payload-blake2b-256", "drop-key", "signature"]
+        let names = ["submission", "door", "received", "bytes", "header-blake2b-256", "payload-bytes", "payload-blake2b-256", "drop-key", "signature"]
         guard lines.count == names.count + 1, lines[0] == magic else {
             throw .malformed("expected the \(magic) line and then \(names.joined(separator: ", ")), one each, in that order")
         }
@@ -158,7 +159,9 @@ public struct ProvenanceRecord: Equatable, Sendable {
         }
         guard let received = parseTime(values[2]) else { throw .malformed("bad received time") }
         guard let bytes = UInt64(values[3]), String(bytes) == values[3] else { throw .malformed("bad bytes") }
-        guard let hash = [UInt8](hexString: values[4]), hash.count == 32, hash.hexString == values[4] else { throw .malformed("bad blake2b-256") }
+        guard let headerHash = [UInt8](hexString: values[4]), headerHash.count == 32, headerHash.hexString == values[4] else {
+            throw .malformed("bad header-blake2b-256")
+        }
         guard let payloadBytes = UInt64(values[5]), String(payloadBytes) == values[5], payloadBytes < bytes else { throw .malformed("bad payload-bytes") }
         guard let payloadHash = [UInt8](hexString: values[6]), payloadHash.count == 32, payloadHash.hexString == values[6] else {
             throw .malformed("bad payload-blake2b-256")
@@ -168,7 +171,7 @@ public struct ProvenanceRecord: Equatable, Sendable {
         guard let signature = Data(base64Encoded: values[8]), signature.count == SigningPublicKey.signatureByteCount else {
             throw .malformed("the signature is not 64 bytes of base64")
         }
-        let record = ProvenanceRecord(submission: submission, door: door, received: received, bytes: bytes, hash: hash,
+        let record = ProvenanceRecord(submission: submission, door: door, received: received, bytes: bytes, headerHash: headerHash,
                                       payloadBytes: payloadBytes, payloadHash: payloadHash, dropKey: dropKey)
         guard record.signedText.utf8.count + "signature: ".utf8.count + values[8].utf8.count + 1 == text.utf8.count,
               text.hasPrefix(record.signedText) else {
@@ -180,17 +183,18 @@ public struct ProvenanceRecord: Equatable, Sendable {
 
     /// Checks that the record is for the submission `id`, signed by one of the `trusted` drop
     /// keys, and for this file: of `size` bytes whose payload (after a header of `headerBytes`)
-    /// has the recorded length; and, when `hashes` are given (a read of the whole file), the
-    /// recorded whole-file hash, or for a submission re-keyed since, the recorded payload hash.
-    public func check(id: String, size: UInt64, headerBytes: UInt64, hashes: (whole: [UInt8], payload: [UInt8]?)? = nil,
+    /// has the recorded length; and, when `payloadHash` is given (a read of the whole file), the
+    /// recorded payload hash. A header other than the one received (re-keyed since) is fine:
+    /// only a holder of the file key can write one that opens the payload.
+    public func check(id: String, size: UInt64, headerBytes: UInt64, payloadHash fileHash: [UInt8]? = nil,
                       trusted: [DropPublicKey]) throws(ProvenanceError) {
         guard trusted.contains(dropKey) else { throw .untrustedDrop(dropKey) }
         guard submission == id else { throw .mismatch("it is the record of submission \(submission)") }
         guard size == bytes || (size >= headerBytes && size - headerBytes == payloadBytes) else {
             throw .mismatch("it records \(bytes) bytes (\(payloadBytes) after the header); the file has \(size)")
         }
-        if let hashes, !constantTimeEqual(hashes.whole, hash), !(hashes.payload.map { constantTimeEqual($0, payloadHash) } ?? false) {
-            throw .mismatch("the file's bytes are not the bytes the drop received (nor the same payload re-keyed)")
+        if let fileHash, !constantTimeEqual(fileHash, payloadHash) {
+            throw .mismatch("the file's bytes are not the bytes the drop received (its payload differs)")
         }
     }
 }

@@ -95,7 +95,7 @@ public final class Decryptor {
         }
         let about: OutputFolder.Published
         do {
-            let provenance = try checkProvenance(of: file, size: read.fileSize, headerBytes: read.header.bytes.count, hashes: nil, ring: ring)
+            let provenance = try checkProvenance(of: file, size: read.fileSize, headerBytes: read.header.bytes.count, payloadHash: nil, ring: ring)
             if case .invalid(let why) = provenance { warnings.append("\(file.path): \(why)") }
             about = try writeAbout(file, reader: reader, provenance: provenance, contentName: published.name, in: folder)
             if let archive, archive.holds(file) { try archive.recordDecrypted(file.label) }

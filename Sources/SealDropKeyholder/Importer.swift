@@ -96,7 +96,6 @@ public final class Importer {
             return try compareWithArchived(&entry, file: file, header: read.header, id: id)
         }
         // The import itself: one pass that copies, hashes and authenticates.
-        var wholeHash: [UInt8] = []
         let pending = try folder.createPendingFile()
         let hasher = BLAKE2b.Hasher()
         let input: FileReader
@@ -127,10 +126,8 @@ public final class Importer {
                 throw classify(error)
             }
             entry.size = input.bytesRead
-            let whole = hasher.finalize()
-            entry.blake2b = hex(whole)
+            entry.blake2b = hex(hasher.finalize())
             try syncAndPublish(pending, in: folder, as: id)
-            wholeHash = whole
         } catch {
             folder.discard(pending)
             return try failed(&entry, error, file: file)
@@ -138,7 +135,7 @@ public final class Importer {
         entry.action = .imported
         var problem = entry.status == Outcome.noMatch.label ? noMatch(read.header.keyIDs, ring: ring).report(for: file) : nil
         if entry.status == Outcome.success.label, problem == nil {
-            problem = try importRecord(of: file, as: id, entry: &entry, headerBytes: read.header.bytes.count, wholeHash: wholeHash, into: folder)
+            problem = try importRecord(of: file, as: id, entry: &entry, headerBytes: read.header.bytes.count, into: folder)
         }
         return (entry, problem)
     }
@@ -146,7 +143,7 @@ public final class Importer {
     /// Checks the provenance record beside `file` against the bytes just imported and copies
     /// it into the archive if it holds; says why not if it is altered or mismatched.
     private func importRecord(of file: SubmissionFile, as id: SubmissionID, entry: inout ImportRecord.Entry, headerBytes: Int,
-                              wholeHash: [UInt8], into folder: OutputFolder) throws(CLIError) -> CLIError? {
+                              into folder: OutputFolder) throws(CLIError) -> CLIError? {
         guard let path = recordPath(of: file), FileManager.default.fileExists(atPath: path) else {
             entry.record = ProvenanceCheck.missing.label
             return nil
@@ -156,8 +153,10 @@ public final class Importer {
             entry.record = ProvenanceCheck.invalid("").label
             return CLIError("\(path): the provenance record cannot be read: \(error.message)", hint: "the submission was imported without it")
         }
+        // The payload's hash, from the archive's copy just written (local, and exactly the bytes checked).
+        let payloadHash = try fileHashes(archive.path(for: id), headerBytes: headerBytes).payload
         let check = try checkRecord(bytes, of: SubmissionFile(path: file.path, fromFolder: false), size: entry.size,
-                                    headerBytes: headerBytes, hashes: (wholeHash, nil), ring: ring)
+                                    headerBytes: headerBytes, payloadHash: payloadHash, ring: ring)
         entry.record = check.label
         if case .invalid(let why) = check {
             return CLIError("\(file.path): \(why)", hint: "the submission was imported without its record; compare the medium with the drop's copy")

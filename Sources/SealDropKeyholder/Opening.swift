@@ -194,7 +194,7 @@ public func probe(_ file: SubmissionFile, ring: Keyring) throws(CLIError) -> (ro
         row.add(read)
         let reader = try openReader(read, ring: ring)
         row.add(reader.metadata, openedWith: reader.openedWith)
-        do { row.add(try checkProvenance(of: file, size: read.fileSize, headerBytes: read.header.bytes.count, hashes: nil, ring: ring)) } catch {
+        do { row.add(try checkProvenance(of: file, size: read.fileSize, headerBytes: read.header.bytes.count, payloadHash: nil, ring: ring)) } catch {
             throw .fatal(error)
         }
         return (row, nil)
@@ -241,7 +241,7 @@ private func listingOrder(_ a: SubmissionRow, _ b: SubmissionRow) -> Bool {
 }
 
 /// Authenticates every byte of `file` and writes nothing. `progress` is told the bytes read.
-/// Its provenance record is checked against the whole file's hashes (and, for a submission of
+/// Its provenance record is checked against the payload's hash (and, for a submission of
 /// `archive` re-encrypted there, against the payload it had before).
 public func verify(_ file: SubmissionFile, ring: Keyring, archive: Archive? = nil,
                    progress: (UInt64) -> Void = { _ in }) throws(CLIError) -> (row: SubmissionRow, failure: SubmissionFailure?) {
@@ -258,8 +258,8 @@ public func verify(_ file: SubmissionFile, ring: Keyring, archive: Archive? = ni
         }
         row.size = reader.contentByteCount
         do {
-            let hashes = try fileHashes(file.path, headerBytes: read.header.bytes.count)
-            row.add(try checkProvenance(of: file, size: read.fileSize, headerBytes: read.header.bytes.count, hashes: hashes, ring: ring, archive: archive))
+            let payload = try fileHashes(file.path, headerBytes: read.header.bytes.count).payload
+            row.add(try checkProvenance(of: file, size: read.fileSize, headerBytes: read.header.bytes.count, payloadHash: payload, ring: ring, archive: archive))
         } catch {
             throw .fatal(error)
         }

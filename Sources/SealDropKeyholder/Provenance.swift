@@ -93,19 +93,19 @@ public func recordPath(of file: SubmissionFile) -> String? {
 /// Checks `file`'s provenance record: opens it with the ring's keys (asking for a passphrase
 /// only if a key is still locked), verifies its signature, and checks that it is this
 /// submission's: its ID, its size (or, re-keyed since, its payload's size after a header of
-/// `headerBytes`), and when given, its hashes (``fileHashes(_:headerBytes:)``). For a
+/// `headerBytes`), and when given, its payload's hash (``fileHashes(_:headerBytes:)``). For a
 /// submission of `archive` re-encrypted there (`rekey --full`), the payload hashes its
 /// `reencrypted.jsonl` records lead back to count as its own.
-public func checkProvenance(of file: SubmissionFile, size: UInt64?, headerBytes: Int, hashes: (whole: [UInt8], payload: [UInt8]?)?,
+public func checkProvenance(of file: SubmissionFile, size: UInt64?, headerBytes: Int, payloadHash: [UInt8]?,
                             ring: Keyring, archive: Archive? = nil) throws(CLIError) -> ProvenanceCheck {
     guard let path = recordPath(of: file), fileExistsOrLink(path) else { return .missing }
     let bytes: [UInt8]
     do { bytes = try readRecordFile(path) } catch { return .invalid("the record \(path) cannot be read: \(error.message)") }
-    var check = try checkRecord(bytes, of: file, size: size, headerBytes: headerBytes, hashes: hashes, ring: ring)
-    if case .invalid = check, let archive, archive.holds(file), let payload = hashes?.payload {
+    var check = try checkRecord(bytes, of: file, size: size, headerBytes: headerBytes, payloadHash: payloadHash, ring: ring)
+    if case .invalid = check, let archive, archive.holds(file), let payload = payloadHash {
         let earlier = archive.earlierPayloads(of: file.label, current: payload)
         for before in earlier {
-            let again = try checkRecord(bytes, of: file, size: size, headerBytes: headerBytes, hashes: (before, before), ring: ring)
+            let again = try checkRecord(bytes, of: file, size: size, headerBytes: headerBytes, payloadHash: before, ring: ring)
             if case .invalid = again { continue }
             check = again
             break
@@ -115,7 +115,7 @@ public func checkProvenance(of file: SubmissionFile, size: UInt64?, headerBytes:
 }
 
 /// Checks a record's bytes (see ``checkProvenance(of:size:headerBytes:hashes:ring:)``).
-func checkRecord(_ bytes: [UInt8], of file: SubmissionFile, size: UInt64?, headerBytes: Int, hashes: (whole: [UInt8], payload: [UInt8]?)?,
+func checkRecord(_ bytes: [UInt8], of file: SubmissionFile, size: UInt64?, headerBytes: Int, payloadHash: [UInt8]?,
                  ring: Keyring) throws(CLIError) -> ProvenanceCheck {
     var source = ArraySource(bytes)
     let keys: [SecretKey]
@@ -134,7 +134,7 @@ func checkRecord(_ bytes: [UInt8], of file: SubmissionFile, size: UInt64?, heade
     }
     let trusted = ring.trustedDrops
     do {
-        try record.check(id: file.label, size: size ?? record.bytes, headerBytes: UInt64(headerBytes), hashes: hashes,
+        try record.check(id: file.label, size: size ?? record.bytes, headerBytes: UInt64(headerBytes), payloadHash: payloadHash,
                          trusted: trusted.isEmpty ? [record.dropKey] : trusted)
     } catch {
         return .invalid("\(error)")

@@ -133,11 +133,11 @@ final class SubmissionSink {
         self.eventLoop = eventLoop
     }
 
-    /// Says where the payload starts (after the envelope header): before any write has
-    /// started, that is before the first batch is full.
-    func setHeaderBytes(_ count: Int) {
-        precondition(inFlight.isEmpty && file.offset == 0, "the header's length is known before the first write")
-        file.hashes.payloadStart = Int64(count)
+    /// Gives the envelope header (where the payload starts, and the header's hash): before any
+    /// write has started, that is before the first batch is full.
+    func setHeader(_ bytes: [UInt8]) {
+        precondition(inFlight.isEmpty && file.offset == 0, "the header is known before the first write")
+        file.hashes.setHeader(bytes)
     }
 
     /// Queues bytes produced here (the envelope's first bytes); a write starts once a batch is
@@ -270,26 +270,32 @@ final class SubmissionSink {
     }
 }
 
-/// The two hashes a provenance record holds, taken as a file is written: of every byte, and of
-/// the payload (every byte from ``payloadStart``, the end of the envelope header).
+/// The hashes a provenance record holds, taken as a file is written: of the envelope header
+/// (given whole, once known) and of the payload (every byte from the end of the header), in one
+/// pass over the payload.
 final class StoredHashes: @unchecked Sendable {
     // Used by one thread at a time, like the file it hashes (see ``SubmissionSink``).
-    private let whole = BLAKE2b.Hasher()
     private let payload = BLAKE2b.Hasher()
-    /// Where the payload starts; set before the first write.
-    var payloadStart: Int64 = .max
+    /// Where the payload starts; set with the header, before the first write.
+    private(set) var payloadStart: Int64 = .max
+    private var headerHash: [UInt8] = []
+    private var end: Int64 = 0
 
     /// The hashes and the payload's length.
     struct Result {
-        let whole: [UInt8]
+        let header: [UInt8]
         let payload: [UInt8]
         let payloadBytes: UInt64
     }
-    private var end: Int64 = 0
+
+    /// Records the envelope header (the file's first bytes).
+    func setHeader(_ bytes: [UInt8]) {
+        headerHash = BLAKE2b.hash(bytes)
+        payloadStart = Int64(bytes.count)
+    }
 
     /// Adds `chunk`, written at `offset` (chunks come in order, without gaps).
     func update(_ chunk: UnsafeRawBufferPointer, at offset: Int64) {
-        whole.update(chunk)
         let chunkEnd = offset + Int64(chunk.count)
         if chunkEnd > payloadStart {
             let skip = Int(max(0, payloadStart - offset))
@@ -299,7 +305,7 @@ final class StoredHashes: @unchecked Sendable {
     }
 
     /// The hashes of a kept upload's first `byteCount` bytes, read back from `file`: a kept
-    /// upload's header was checked before it was kept, so its length is read from those bytes.
+    /// upload's header was checked before it was kept, so it is read from those bytes.
     convenience init(ofFirst byteCount: UInt64, of file: SpoolFile) throws {
         self.init()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
@@ -308,11 +314,11 @@ final class StoredHashes: @unchecked Sendable {
             let want = Int(min(UInt64(buffer.count), byteCount - UInt64(offset)))
             let got = try buffer.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[..<want]), at: offset) }
             guard got == want else { throw SpoolError.system(operation: "read", path: "kept upload \(file.id)", errno: EIO) }
-            if offset == 0, byteCount > 0 {
+            if offset == 0 {
                 guard let header = try EnvelopeHeader.parse(prefix: Array(buffer[..<got])) else {
                     throw SpoolError.system(operation: "read the header of", path: "kept upload \(file.id)", errno: EIO)
                 }
-                payloadStart = Int64(header.bytes.count)
+                setHeader(header.bytes)
             }
             buffer.withUnsafeBytes { update(UnsafeRawBufferPointer(rebasing: $0[..<got]), at: offset) }
             offset += Int64(got)
@@ -320,7 +326,7 @@ final class StoredHashes: @unchecked Sendable {
     }
 
     func finalize() -> Result {
-        Result(whole: whole.finalize(), payload: payload.finalize(), payloadBytes: UInt64(max(0, end - payloadStart)))
+        Result(header: headerHash, payload: payload.finalize(), payloadBytes: UInt64(max(0, end - payloadStart)))
     }
 }
 

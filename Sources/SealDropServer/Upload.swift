@@ -91,7 +91,7 @@ public final class Upload {
         }
         heldHeader = []
         headerChecked = true
-        sink.setHeaderBytes(header.bytes.count)
+        sink.setHeader(header.bytes)
         let current = Set(keys.map(\.keyID))
         guard header.keyIDs.contains(where: current.contains) else { throw UploadRefusal.notAddressed }
         if let length, !Layout.isPossibleTotalLength(length, recipients: header.recipients.count, metadataLength: header.metadataLength) {
@@ -161,7 +161,7 @@ public final class Upload {
                 try sealing?.value.finish(emit: write)
             }
             let spool = pipeline.spool, file = stored.file, dropKey = pipeline.dropKey, keys = self.keys
-            let record = ProvenanceRecord(submission: id.text, door: door, received: Date(), bytes: stored.size, hash: stored.hashes.whole,
+            let record = ProvenanceRecord(submission: id.text, door: door, received: Date(), bytes: stored.size, headerHash: stored.hashes.header,
                                           payloadBytes: stored.hashes.payloadBytes, payloadHash: stored.hashes.payload, dropKey: dropKey.publicKey)
             try await pipeline.threadPool.runIfActive(eventLoop: sink.eventLoop) {
                 try spool.commit(file, record: try dropKey.seal(record, to: keys), dayOf: Date())

@@ -103,7 +103,7 @@ public final class UploadPipeline: Sendable {
         let door = door ?? (writer == nil ? ProvenanceRecord.Door.sealed : ProvenanceRecord.Door.put)
         let upload = Upload(pipeline: self, sink: sink, reservation: reservation, writer: writer, keys: recipients.current, length: length, door: door)
         if let writer {
-            sink.setHeaderBytes(writer.header.bytes.count)
+            sink.setHeader(writer.header.bytes)
             writer.prefix.withUnsafeBytes { sink.append($0) }
         }
         return upload

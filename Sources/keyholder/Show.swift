@@ -19,8 +19,8 @@ struct Show: ParsableCommand {
         the server's time and the front door (PUT: the server sealed it; SEALED: the source \
         sealed it before upload). The metadata's time and 'sealed by' are then shown as the \
         source's claim when the source sealed it. A missing record is said; an altered or \
-        mismatched one is an error (exit 1). 'keyholder verify' also checks the record's hash \
-        of the whole file.
+        mismatched one is an error (exit 1). 'keyholder verify' also reads the whole file and \
+        checks the record's hash of its payload.
 
         Example:
           keyholder show 7kq2

@@ -13,7 +13,7 @@ struct Verify: ParsableCommand {
         size it declares) or 'read error': the outcome names of the format's test vectors. The \
         reason for a failure goes to standard error. Each submission's provenance record (its \
         .record file, which the drop signed with its drop key) is checked too, against the \
-        whole file's hash: an altered or mismatched record is a failure; a missing one (a file \
+        payload's hash: an altered or mismatched record is a failure; a missing one (a file \
         that did not come through a drop, or whose record was removed), or one whose drop key \
         is not pinned (keyholder trust-drop), gets a warning. Nothing is written to disk. \
         Without PATH, the archive (or the --in folders) is verified; a medium can be verified \

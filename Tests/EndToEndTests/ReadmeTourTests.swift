@@ -87,7 +87,7 @@ func writeRecord(for path: String, id: SubmissionID, signedBy dropKey: SigningSe
     let header = try #require(try EnvelopeHeader.parse(prefix: Array(bytes.prefix(Layout.maxHeaderByteCount))))
     let payload = Array(bytes[header.bytes.count...])
     let record = ProvenanceRecord(submission: id.text, door: ProvenanceRecord.Door.sealed, received: Date(), bytes: UInt64(bytes.count),
-                                  hash: BLAKE2b.hash(bytes), payloadBytes: UInt64(payload.count), payloadHash: BLAKE2b.hash(payload),
+                                  headerHash: BLAKE2b.hash(header.bytes), payloadBytes: UInt64(payload.count), payloadHash: BLAKE2b.hash(payload),
                                   dropKey: DropPublicKey(dropKey.publicKey))
     let recordPath = String(path.dropLast(".sealdrop".count)) + ".record"
     try Data(try record.sealed(with: dropKey, to: [key])).write(to: URL(fileURLWithPath: recordPath))

@@ -10,7 +10,7 @@ struct ProvenanceRecordTests {
     let keyholder = SecretKey.generate()
     var record: ProvenanceRecord {
         ProvenanceRecord(submission: "abcdefghijklmnopqrstuvwx", door: ProvenanceRecord.Door.sealed,
-                         received: Date(timeIntervalSince1970: 1_800_000_000.7), bytes: 4470, hash: [UInt8](repeating: 1, count: 32),
+                         received: Date(timeIntervalSince1970: 1_800_000_000.7), bytes: 4470, headerHash: [UInt8](repeating: 1, count: 32),
                          payloadBytes: 4336, payloadHash: [UInt8](repeating: 2, count: 32), dropKey: DropPublicKey(drop.publicKey))
     }
 
@@ -35,13 +35,13 @@ struct ProvenanceRecordTests {
         #expect(throws: ProvenanceError.badSignature) { try ProvenanceRecord.parse(text) }
     }
 
-    @Test("a record is checked against the pinned drop keys, the submission's ID, its size and its hashes")
+    @Test("a record is checked against the pinned drop keys, the submission's ID, its size and its payload's hash")
     func check() throws {
         let record = self.record, pinned = [DropPublicKey(drop.publicKey)]
         try record.check(id: "abcdefghijklmnopqrstuvwx", size: 4470, headerBytes: 134, trusted: pinned)
-        try record.check(id: "abcdefghijklmnopqrstuvwx", size: 4470, headerBytes: 134, hashes: (record.hash, nil), trusted: pinned)
-        // Re-keyed in the archive for two recipients: another size and whole hash, the same payload.
-        try record.check(id: "abcdefghijklmnopqrstuvwx", size: 4336 + 222, headerBytes: 222, hashes: ([9], record.payloadHash), trusted: pinned)
+        try record.check(id: "abcdefghijklmnopqrstuvwx", size: 4470, headerBytes: 134, payloadHash: record.payloadHash, trusted: pinned)
+        // Re-keyed in the archive for two recipients: another header and size, the same payload.
+        try record.check(id: "abcdefghijklmnopqrstuvwx", size: 4336 + 222, headerBytes: 222, payloadHash: record.payloadHash, trusted: pinned)
         let other = DropPublicKey(SigningSecretKey.generate().publicKey)
         #expect(throws: ProvenanceError.untrustedDrop(record.dropKey)) {
             try record.check(id: "abcdefghijklmnopqrstuvwx", size: 4470, headerBytes: 134, trusted: [other])
@@ -49,7 +49,7 @@ struct ProvenanceRecordTests {
         #expect(throws: ProvenanceError.self) { try record.check(id: "bbcdefghijklmnopqrstuvwx", size: 4470, headerBytes: 134, trusted: pinned) }
         #expect(throws: ProvenanceError.self) { try record.check(id: "abcdefghijklmnopqrstuvwx", size: 4471, headerBytes: 134, trusted: pinned) }
         #expect(throws: ProvenanceError.self) {
-            try record.check(id: "abcdefghijklmnopqrstuvwx", size: 4470, headerBytes: 134, hashes: ([3], [4]), trusted: pinned)
+            try record.check(id: "abcdefghijklmnopqrstuvwx", size: 4470, headerBytes: 134, payloadHash: [UInt8](repeating: 4, count: 32), trusted: pinned)
         }
     }
 

@@ -19,7 +19,7 @@ struct ProvenanceArchiveTests {
         let header = try #require(try EnvelopeHeader.parse(prefix: Array(bytes.prefix(Layout.maxHeaderByteCount))))
         let payload = Array(bytes[header.bytes.count...])
         let id = SubmissionFile(path: path, fromFolder: false).label
-        let record = ProvenanceRecord(submission: id, door: door, received: Date(), bytes: UInt64(bytes.count), hash: BLAKE2b.hash(bytes),
+        let record = ProvenanceRecord(submission: id, door: door, received: Date(), bytes: UInt64(bytes.count), headerHash: BLAKE2b.hash(header.bytes),
                                       payloadBytes: UInt64(payload.count), payloadHash: BLAKE2b.hash(payload), dropKey: DropPublicKey(drop.publicKey))
         try Data(try record.sealed(with: drop, to: [try Fixture.publicKey("a")])).write(to: URL(fileURLWithPath: String(path.dropLast(".sealdrop".count)) + ".record"))
     }
