@@ -20,6 +20,14 @@ struct SealDropD: AsyncParsableCommand {
               sealdropd address [--config <file>] [--<setting> <value> ...] (--onion-hostname-file <file> | --public-host <host:port>)
               sealdropd check-config [--config <file>] [--<setting> <value> ...]
             """,
+        discussion: """
+            Without a command, sealdropd serves. Settings come from the built-in defaults, then \
+            --config FILE (YAML), then flags (--name VALUE or --name=VALUE); serve, address and \
+            check-config take them all. Each command's --help has an example and its exit statuses.
+
+            SETTINGS:
+            \(DaemonConfiguration.Setting.allCases.map(\.helpLine).joined(separator: "\n"))
+            """,
         version: SealDropVersion.line(for: "sealdropd"),
         subcommands: [Serve.self, DropKeyCommand.self, Address.self, CheckConfig.self],
         defaultSubcommand: Serve.self

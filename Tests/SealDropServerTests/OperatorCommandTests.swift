@@ -36,7 +36,11 @@ struct OperatorCommandTests {
             #expect(help.stdout.contains("Example:\n  sealdropd"), "\(command): \(help.stdout)")
             #expect(help.stdout.contains("Exit status: 0"), "\(command)")
         }
-        #expect(try sealdropd(["--help"]).stdout.contains("sealdropd drop-key (--output <file> | --show <file>)"))
+        let root = try sealdropd(["--help"]).stdout
+        #expect(root.contains("sealdropd drop-key (--output <file> | --show <file>)"))
+        // The settings are listed where the refusal of an unknown one points: sealdropd --help.
+        for setting in DaemonConfiguration.Setting.allCases { #expect(root.contains("--\(setting.flag) <\(setting.valueName)>"), "\(setting)") }
+        #expect(try sealdropd(["--bogus", "1"]).stderr.contains("unknown option '--bogus'; the settings are listed in sealdropd --help"))
     }
 
     @Test("drop-key makes a 0600 key (never over a file) and prints its public key last; --show prints it again; the daemon signs records with --drop-key")
