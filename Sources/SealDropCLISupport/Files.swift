@@ -84,6 +84,12 @@ func fileTypeName(_ type: mode_t) -> String {
     }
 }
 
+/// Whether something (a file, a folder, a link, even a dangling one) is at `path`.
+public func fileExistsOrLink(_ path: String) -> Bool {
+    var info = stat()
+    return lstat(path, &info) == 0
+}
+
 /// The folder holding `path`: what comes before its last `/` (trailing slashes ignored), `.`
 /// when there is none, `/` for a path directly under the root.
 public func parentFolder(of path: String) -> String {

@@ -134,11 +134,9 @@ public final class Decryptor {
         field("content", "\(escapeForDisplay(contentName)) (\(contentLength) bytes), beside this file")
         field("name", metadata.name.map { "\(escapeForDisplay($0)) (as the source gave it)" } ?? "(none recorded)")
         field("type", metadata.mediaType.map(escapeForDisplay) ?? "(none recorded)")
-        var row = SubmissionRow(file: SubmissionFile(path: id, fromFolder: false))
-        row.time = metadata.time
-        row.sealedBy = metadata.sealedBy.rawValue
-        row.add(provenance)
-        for (label, value) in provenanceFields(row) { field(label, value) }
+        for (label, value) in provenanceFields(claimedTime: metadata.time, claimedSealer: metadata.sealedBy.rawValue, provenance: provenance) {
+            field(label, value)
+        }
         field("key ID", keyID)
         field("decrypted", "\(formatUTC(Date())) UTC")
         if let message = metadata.message {

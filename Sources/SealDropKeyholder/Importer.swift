@@ -96,8 +96,10 @@ public final class Importer {
             return try compareWithArchived(&entry, file: file, header: read.header, id: id)
         }
         // The import itself: one pass that copies, hashes and authenticates.
+        var payloadHash: [UInt8] = []
         let pending = try folder.createPendingFile()
-        let hasher = BLAKE2b.Hasher()
+        // The whole file's hash for the import record, and its payload's for the provenance record.
+        let hasher = PayloadHasher(headerBytes: read.header.bytes.count, alsoWhole: true)
         let input: FileReader
         do { input = try FileReader(path: file.path, requireRegularFile: true) } catch {
             folder.discard(pending)
@@ -126,7 +128,9 @@ public final class Importer {
                 throw classify(error)
             }
             entry.size = input.bytesRead
-            entry.blake2b = hex(hasher.finalize())
+            let hashes = hasher.finalize()
+            entry.blake2b = hex(hashes.whole!)
+            payloadHash = hashes.payload
             try syncAndPublish(pending, in: folder, as: id)
         } catch {
             folder.discard(pending)
@@ -135,16 +139,17 @@ public final class Importer {
         entry.action = .imported
         var problem = entry.status == Outcome.noMatch.label ? noMatch(read.header.keyIDs, ring: ring).report(for: file) : nil
         if entry.status == Outcome.success.label, problem == nil {
-            problem = try importRecord(of: file, as: id, entry: &entry, headerBytes: read.header.bytes.count, into: folder)
+            problem = try importRecord(of: file, as: id, entry: &entry, headerBytes: read.header.bytes.count, payloadHash: payloadHash, into: folder)
         }
         return (entry, problem)
     }
 
-    /// Checks the provenance record beside `file` against the bytes just imported and copies
-    /// it into the archive if it holds; says why not if it is altered or mismatched.
+    /// Checks the provenance record beside `file` against the bytes just imported (whose
+    /// payload hashed to `payloadHash`) and copies it into the archive if it holds; says why
+    /// not if it is altered or mismatched.
     private func importRecord(of file: SubmissionFile, as id: SubmissionID, entry: inout ImportRecord.Entry, headerBytes: Int,
-                              into folder: OutputFolder) throws(CLIError) -> CLIError? {
-        guard let path = recordPath(of: file), FileManager.default.fileExists(atPath: path) else {
+                              payloadHash: [UInt8], into folder: OutputFolder) throws(CLIError) -> CLIError? {
+        guard let path = recordPath(of: file), fileExistsOrLink(path) else {
             entry.record = ProvenanceCheck.missing.label
             return nil
         }
@@ -153,8 +158,6 @@ public final class Importer {
             entry.record = ProvenanceCheck.invalid("").label
             return CLIError("\(path): the provenance record cannot be read: \(error.message)", hint: "the submission was imported without it")
         }
-        // The payload's hash, from the archive's copy just written (local, and exactly the bytes checked).
-        let payloadHash = try fileHashes(archive.path(for: id), headerBytes: headerBytes).payload
         let check = try checkRecord(bytes, of: SubmissionFile(path: file.path, fromFolder: false), size: entry.size,
                                     headerBytes: headerBytes, payloadHash: payloadHash, ring: ring)
         entry.record = check.label

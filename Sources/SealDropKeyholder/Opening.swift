@@ -84,16 +84,21 @@ public struct SubmissionRow: Encodable, Sendable {
     public var error: String?
     /// For a submission of the archive: true until it has been decrypted (`keyholder decrypt`).
     public var new: Bool?
+    /// What the provenance record says and whether it holds; nil until it was checked.
+    public var provenance: ProvenanceCheck?
     /// The provenance record's state (``ProvenanceCheck/label``): `ok`, `unpinned`, `none`, `BAD`.
-    public var record: String?
+    public var record: String? { provenance?.label }
     /// From the record (when its signature holds): the front door that delivered it.
-    public var door: String?
+    public var door: String? { provenance?.record?.door }
     /// From the record: when the drop received it, by the server's clock.
-    public var received: Date?
+    public var received: Date? { provenance?.record?.received }
     /// From the record: the fingerprint of the drop key that signed it.
-    public var dropKey: String?
+    public var dropKey: String? { provenance?.record?.dropKey.fingerprint }
     /// Why the record is `BAD`.
-    public var recordError: String?
+    public var recordError: String? {
+        if case .invalid(let why) = provenance { return why }
+        return nil
+    }
 
     enum CodingKeys: String, CodingKey {
         case file, id, status, keyIDs = "key_ids", keyID = "key_id", time, sealedBy = "sealed_by", size
@@ -133,20 +138,14 @@ public struct SubmissionRow: Encodable, Sendable {
 
     /// Fills in what the provenance record says, and whether it holds.
     public mutating func add(_ check: ProvenanceCheck) {
-        record = check.label
-        if let found = check.record {
-            door = found.door
-            received = found.received
-            dropKey = found.dropKey.fingerprint
-        }
-        if case .invalid(let why) = check { recordError = why }
+        provenance = check
     }
 
     /// Who sealed it, as far as can be known: from a verified record (`PUT`: the server;
     /// `SEALED`: the source, before upload), else the metadata's unverified claim followed by `?`.
     public var sealer: String? {
-        if record == "ok", let door {
-            switch door {
+        if case .verified(let record) = provenance {
+            switch record.door {
             case ProvenanceRecord.Door.put: return "server"
             case ProvenanceRecord.Door.sealed: return "source"
             default: break
@@ -249,17 +248,21 @@ public func verify(_ file: SubmissionFile, ring: Keyring, archive: Archive? = ni
     do throws(KeyholderError) {
         let read = try readHeader(file)
         row.keyIDs = read.header.keyIDs.map(\.description)
-        let (reader, source) = try openStreamingReader(read, ring: ring)
+        // Everything after the header is read once, read ahead on a second thread: the reader
+        // authenticates it and the hasher takes the payload's hash for the provenance record.
+        let ahead = ReadAhead(read.file, zeroAfterUse: false)
+        let payload = PayloadHasher(headerBytes: 0)
+        let reader = try openReader(read, ring: ring) { CopyingSource(ahead) { payload.update($0) } }
         row.keyID = reader.openedWith.publicKey.keyID.description
         do {
-            try reader.readAll { _ in progress(source.bytesRead) }
+            try reader.readAll { _ in progress(ahead.bytesRead) }
         } catch {
             throw classify(error)
         }
         row.size = reader.contentByteCount
         do {
-            let payload = try fileHashes(file.path, headerBytes: read.header.bytes.count).payload
-            row.add(try checkProvenance(of: file, size: read.fileSize, headerBytes: read.header.bytes.count, payloadHash: payload, ring: ring, archive: archive))
+            row.add(try checkProvenance(of: file, size: read.fileSize, headerBytes: read.header.bytes.count,
+                                        payloadHash: payload.finalize().payload, ring: ring, archive: archive))
         } catch {
             throw .fatal(error)
         }

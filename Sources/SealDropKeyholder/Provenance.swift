@@ -101,22 +101,19 @@ public func checkProvenance(of file: SubmissionFile, size: UInt64?, headerBytes:
     guard let path = recordPath(of: file), fileExistsOrLink(path) else { return .missing }
     let bytes: [UInt8]
     do { bytes = try readRecordFile(path) } catch { return .invalid("the record \(path) cannot be read: \(error.message)") }
-    var check = try checkRecord(bytes, of: file, size: size, headerBytes: headerBytes, payloadHash: payloadHash, ring: ring)
-    if case .invalid = check, let archive, archive.holds(file), let payload = payloadHash {
-        let earlier = archive.earlierPayloads(of: file.label, current: payload)
-        for before in earlier {
-            let again = try checkRecord(bytes, of: file, size: size, headerBytes: headerBytes, payloadHash: before, ring: ring)
-            if case .invalid = again { continue }
-            check = again
-            break
-        }
+    // The archive's re-encryption records are read only when the payload is not the one received.
+    let earlier = { () -> [[UInt8]] in
+        guard let archive, archive.holds(file), let payloadHash else { return [] }
+        return archive.earlierPayloads(of: file.label, current: payloadHash)
     }
-    return check
+    return try checkRecord(bytes, of: file, size: size, headerBytes: headerBytes, payloadHash: payloadHash, earlierPayloads: earlier, ring: ring)
 }
 
-/// Checks a record's bytes (see ``checkProvenance(of:size:headerBytes:hashes:ring:)``).
+/// Checks a record's bytes (see ``checkProvenance(of:size:headerBytes:payloadHash:ring:archive:)``):
+/// opens the record once, then checks it against the file, accepting instead of `payloadHash`
+/// any of `earlierPayloads` (the payloads a re-encrypted copy had before).
 func checkRecord(_ bytes: [UInt8], of file: SubmissionFile, size: UInt64?, headerBytes: Int, payloadHash: [UInt8]?,
-                 ring: Keyring) throws(CLIError) -> ProvenanceCheck {
+                 earlierPayloads: () -> [[UInt8]] = { [] }, ring: Keyring) throws(CLIError) -> ProvenanceCheck {
     var source = ArraySource(bytes)
     let keys: [SecretKey]
     do {
@@ -132,39 +129,35 @@ func checkRecord(_ bytes: [UInt8], of file: SubmissionFile, size: UInt64?, heade
     do { record = try ProvenanceRecord.open(bytes, keys: keys) } catch {
         return .invalid("the record does not open or verify: \(error)")
     }
-    let trusted = ring.trustedDrops
-    do {
-        try record.check(id: file.label, size: size ?? record.bytes, headerBytes: UInt64(headerBytes), payloadHash: payloadHash,
-                         trusted: trusted.isEmpty ? [record.dropKey] : trusted)
-    } catch {
-        return .invalid("\(error)")
+    let trusted = ring.trustedDrops.isEmpty ? [record.dropKey] : ring.trustedDrops
+    func check(_ payload: [UInt8]?) throws(ProvenanceError) {
+        try record.check(id: file.label, size: size ?? record.bytes, headerBytes: UInt64(headerBytes), payloadHash: payload, trusted: trusted)
     }
-    return trusted.isEmpty ? .unverified(record) : .verified(record)
+    do {
+        try check(payloadHash)
+    } catch {
+        guard case .mismatch = error, payloadHash != nil,
+              earlierPayloads().contains(where: { (try? check($0)) != nil }) else { return .invalid("\(error)") }
+    }
+    return ring.trustedDrops.isEmpty ? .unverified(record) : .verified(record)
 }
 
 /// BLAKE2b-256 of the whole file at `path` (a regular file) and of what follows its header of
 /// `headerBytes`, read once more: what a provenance record's hashes are checked against.
 public func fileHashes(_ path: String, headerBytes: Int) throws(CLIError) -> (whole: [UInt8], payload: [UInt8]) {
     var reader = try FileReader(path: path, requireRegularFile: true)
-    let whole = BLAKE2b.Hasher(), payload = BLAKE2b.Hasher()
+    let hasher = PayloadHasher(headerBytes: headerBytes, alsoWhole: true)
     var buffer = [UInt8](repeating: 0, count: 1 << 20)
-    var offset = 0
     while true {
         let count: Int
         do { count = try buffer.withUnsafeMutableBytes { try reader.readFully(into: $0) } } catch {
             throw CLIError("cannot read \(path): \(error)")
         }
-        if count == 0 { break }
-        buffer.withUnsafeBytes { bytes in
-            let chunk = UnsafeRawBufferPointer(rebasing: bytes[..<count])
-            whole.update(chunk)
-            let skip = max(0, min(count, headerBytes - offset))
-            payload.update(UnsafeRawBufferPointer(rebasing: chunk[skip...]))
-        }
-        offset += count
+        buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
         if count < buffer.count { break }
     }
-    return (whole.finalize(), payload.finalize())
+    let hashes = hasher.finalize()
+    return (hashes.whole!, hashes.payload)
 }
 
 /// What to say about a submission's provenance on standard error, if anything: a `BAD` record
@@ -196,40 +189,42 @@ func readRecordFile(_ path: String) throws(CLIError) -> [UInt8] {
     return Array(bytes[..<count])
 }
 
-/// Whether something (a file, a folder, a link) is at `path`.
-private func fileExistsOrLink(_ path: String) -> Bool {
-    var info = stat()
-    return lstat(path, &info) == 0
+/// The `received`, `drop key` and `sealed` lines of `row`: what the drop's record vouches for,
+/// kept apart from what the submission says about itself.
+public func provenanceFields(_ row: SubmissionRow) -> [(label: String, value: String)] {
+    provenanceFields(claimedTime: row.time, claimedSealer: row.sealedBy, provenance: row.provenance)
 }
 
-/// The `received`, `drop key` and `sealed` lines: what the drop's record vouches for, kept apart
-/// from what the submission says about itself (the source's claim whenever the source sealed it).
-public func provenanceFields(_ row: SubmissionRow) -> [(label: String, value: String)] {
-    var fields: [(label: String, value: String)] = []
-    func field(_ label: String, _ value: String) { fields.append((label, value)) }
-    let claimed = row.time.map { "\(formatUTC($0)) UTC" } ?? "no time given"
-    let claimedSealer = row.sealedBy == "server" ? "by the server on receipt" : "by the source"
-    guard let door = row.door, let received = row.received, row.record == "ok" || row.record == "unpinned" else {
-        if row.record == "BAD" {
-            field("record", "BAD: \(row.recordError ?? "invalid"); nothing below is vouched for by the drop")
-        } else {
-            field("record", "none: no provenance record beside this file; the drop vouches for nothing about it")
-        }
-        field("sealed", "the submission claims: sealed \(claimedSealer), \(claimed) (unverified)")
-        return fields
+/// The `record` or `received` and `drop key` lines, and the `sealed` line: what the drop's
+/// record vouches for, kept apart from what the submission says about itself (`claimedTime`,
+/// `claimedSealer`: the source's claim whenever the source sealed it).
+public func provenanceFields(claimedTime: Date?, claimedSealer: String?, provenance: ProvenanceCheck?) -> [(label: String, value: String)] {
+    let claimed = claimedTime.map { "\(formatUTC($0)) UTC" } ?? "no time given"
+    let claimedBy = claimedSealer == "server" ? "by the server on receipt" : "by the source"
+    let record: ProvenanceRecord, verified: Bool
+    switch provenance {
+    case .verified(let found): (record, verified) = (found, true)
+    case .unverified(let found): (record, verified) = (found, false)
+    case .invalid(let why):
+        return [("record", "BAD: \(why); nothing below is vouched for by the drop"),
+                ("sealed", "the submission claims: sealed \(claimedBy), \(claimed) (unverified)")]
+    case .missing, nil:
+        return [("record", "none: no provenance record beside this file; the drop vouches for nothing about it"),
+                ("sealed", "the submission claims: sealed \(claimedBy), \(claimed) (unverified)")]
     }
-    let verified = row.record == "ok"
-    field("received", "\(formatUTC(received)) UTC through \(door) (\(verified ? "the drop's signed record; the server's clock" : "UNVERIFIED: no drop key is pinned"))")
-    field("drop key", "\(row.dropKey ?? "-")\(verified ? " (pinned)" : " (not pinned: keyholder trust-drop)")")
-    switch door {
-    case "PUT":
-        field("sealed", "by the server on receipt, \(claimed) (the server's clock)")
-    case "SEALED" where row.sealedBy == "server":
-        field("sealed", "the submission claims: sealed by the server on receipt, \(claimed). The drop's record says it arrived already sealed, through SEALED: the source sealed it and wrote that claim")
-    case "SEALED":
-        field("sealed", "by the source before upload, \(claimed) by their clock (the source's claim, which may be wrong or misleading)")
+    let sealed = switch record.door {
+    case ProvenanceRecord.Door.put:
+        "by the server on receipt, \(claimed) (the server's clock)"
+    case ProvenanceRecord.Door.sealed where claimedSealer == "server":
+        "the submission claims: sealed by the server on receipt, \(claimed). The drop's record says it arrived already sealed, through SEALED: the source sealed it and wrote that claim"
+    case ProvenanceRecord.Door.sealed:
+        "by the source before upload, \(claimed) by their clock (the source's claim, which may be wrong or misleading)"
     default:
-        field("sealed", "the submission claims: sealed \(claimedSealer), \(claimed) (a front door this version does not know: \(door))")
+        "the submission claims: sealed \(claimedBy), \(claimed) (a front door this version does not know: \(record.door))"
     }
-    return fields
+    return [
+        ("received", "\(formatUTC(record.received)) UTC through \(record.door) (\(verified ? "the drop's signed record; the server's clock" : "UNVERIFIED: no drop key is pinned"))"),
+        ("drop key", "\(record.dropKey.fingerprint)\(verified ? " (pinned)" : " (not pinned: keyholder trust-drop)")"),
+        ("sealed", sealed),
+    ]
 }

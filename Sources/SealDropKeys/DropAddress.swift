@@ -111,22 +111,13 @@ public struct DropAddress: Hashable, Sendable, CustomStringConvertible {
     public init(text: String) throws(DropAddressError) {
         let trimmed = text.trimmingASCIIWhitespace()
         guard trimmed.lowercased().hasPrefix(Self.textPrefix + "1") else { throw .notAnAddress }
-        let data: [UInt8]
-        do {
-            let decoded = try Bech32.decode(trimmed, maxLength: 200)
-            guard decoded.prefix == Self.textPrefix else { throw DropAddressError.notAnAddress }
-            data = decoded.data
-        } catch let error as DropAddressError {
-            throw error
-        } catch let error as Bech32.DecodingError {
-            switch error {
-            case .mixedCase: throw .mixedCase
-            case .badChecksum, .badPadding: throw .typo
-            case .noSeparator, .badCharacter, .tooLong: throw .typo
-            }
-        } catch {
-            throw .notAnAddress
+        let decoded: (prefix: String, data: [UInt8])
+        do { decoded = try Bech32.decode(trimmed, maxLength: 200) } catch {
+            // Any other failure is a character mistyped, added or lost on the way.
+            throw error == .mixedCase ? .mixedCase : .typo
         }
+        guard decoded.prefix == Self.textPrefix else { throw .notAnAddress }
+        let data = decoded.data
         guard let version = data.first else { throw .wrongLength }
         guard version == Self.version else { throw .unknownVersion(version) }
         guard data.count >= 2 else { throw .wrongLength }

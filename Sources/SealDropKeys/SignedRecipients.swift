@@ -169,7 +169,21 @@ public struct SignedRecipients: Equatable, Sendable {
 
     /// Whether the list expires within ``warningPeriod`` of `now` (or has expired).
     public func expiresSoon(at now: Date = Date()) -> Bool {
-        expires.timeIntervalSince(now) <= Double(Self.warningPeriod.components.seconds)
+        Self.expiresSoon(expires, at: now)
+    }
+
+    private static func expiresSoon(_ expires: Date, at now: Date) -> Bool {
+        expires.timeIntervalSince(now) <= Double(warningPeriod.components.seconds)
+    }
+
+    /// What to tell the operator of a list that expires at `expires`, within ``warningPeriod``
+    /// of `now` or already past (sources' clients refuse an expired list); nil otherwise.
+    public static func expiryWarning(expires: Date, at now: Date = Date()) -> String? {
+        guard expiresSoon(expires, at: now) else { return nil }
+        let stamp = ISO8601DateFormatter().string(from: expires)
+        let seconds = expires.timeIntervalSince(now)
+        if seconds <= 0 { return "the signed recipients list expired on \(stamp): sources' clients refuse it; sign a new one (keyholder sign-recipients) and reload" }
+        return "the signed recipients list expires on \(stamp), in \(Int(seconds / 86_400)) day(s): sign the next one (keyholder sign-recipients) before then"
     }
 
     /// Refuses a list older than the serial already accepted.

@@ -72,9 +72,8 @@ extension DaemonConfiguration {
         case .signedList(let path, let signing):
             let (list, _) = try RecipientStore.loadSignedList(path, signingKey: signing)
             lines.append("recipients: signed list \(path), serial \(list.serial), \(list.recipients.count) key(s), key ID \(list.recipients.map(\.keyID.description).joined(separator: ", ")), signed by \(signing.fingerprint)")
-            let set = RecipientSet(keys: list.recipients, document: [], serial: list.serial, expires: list.expires)
             lines.append("recipients list expires: \(ISO8601DateFormatter().string(from: list.expires))")
-            if let warning = set.expiryWarning(at: now) {
+            if let warning = SignedRecipients.expiryWarning(expires: list.expires, at: now) {
                 if now >= list.expires {
                     throw StartupError(warning, hint: "keyholder sign-recipients --previous \(path) … on the air-gapped machine, then copy the new list here")
                 }

@@ -25,12 +25,7 @@ public struct RecipientSet: Sendable, Equatable {
     /// ``SealDropKeys/SignedRecipients/warningPeriod`` of `now` (or has expired): sources'
     /// clients refuse an expired list. Nil when it does not.
     public func expiryWarning(at now: Date = Date()) -> String? {
-        guard let expires else { return nil }
-        let stamp = ISO8601DateFormatter().string(from: expires)
-        let seconds = expires.timeIntervalSince(now)
-        if seconds <= 0 { return "the signed recipients list expired on \(stamp): sources' clients refuse it; sign a new one (keyholder sign-recipients) and reload" }
-        guard seconds <= Double(SignedRecipients.warningPeriod.components.seconds) else { return nil }
-        return "the signed recipients list expires on \(stamp), in \(Int(seconds / 86_400)) day(s): sign the next one (keyholder sign-recipients) before then"
+        expires.flatMap { SignedRecipients.expiryWarning(expires: $0, at: now) }
     }
 
     /// Logs ``expiryWarning(at:)``, if any: a warning before the expiry, an error after it.

@@ -102,7 +102,7 @@ final class SubmissionSink {
 
         func write(_ chunk: UnsafeRawBufferPointer) throws(SpoolError) {
             try file.write(chunk, at: offset)
-            hashes.update(chunk, at: offset)
+            hashes.update(chunk)
             offset += Int64(chunk.count)
             file.paceWriteback(&writeback, upTo: offset)
         }
@@ -271,15 +271,10 @@ final class SubmissionSink {
 }
 
 /// The hashes a provenance record holds, taken as a file is written: of the envelope header
-/// (given whole, once known) and of the payload (every byte from the end of the header), in one
-/// pass over the payload.
+/// (given whole, once known) and, in one pass, of the payload (every byte after it).
 final class StoredHashes: @unchecked Sendable {
     // Used by one thread at a time, like the file it hashes (see ``SubmissionSink``).
-    private let payload = BLAKE2b.Hasher()
-    /// Where the payload starts; set with the header, before the first write.
-    private(set) var payloadStart: Int64 = .max
-    private var headerHash: [UInt8] = []
-    private var end: Int64 = 0
+    private var header: (hash: [UInt8], payload: PayloadHasher)?
 
     /// The hashes and the payload's length.
     struct Result {
@@ -288,20 +283,14 @@ final class StoredHashes: @unchecked Sendable {
         let payloadBytes: UInt64
     }
 
-    /// Records the envelope header (the file's first bytes).
+    /// Records the envelope header (the file's first bytes), before any byte is added.
     func setHeader(_ bytes: [UInt8]) {
-        headerHash = BLAKE2b.hash(bytes)
-        payloadStart = Int64(bytes.count)
+        header = (BLAKE2b.hash(bytes), PayloadHasher(headerBytes: bytes.count))
     }
 
-    /// Adds `chunk`, written at `offset` (chunks come in order, without gaps).
-    func update(_ chunk: UnsafeRawBufferPointer, at offset: Int64) {
-        let chunkEnd = offset + Int64(chunk.count)
-        if chunkEnd > payloadStart {
-            let skip = Int(max(0, payloadStart - offset))
-            payload.update(UnsafeRawBufferPointer(rebasing: chunk[skip...]))
-        }
-        end = chunkEnd
+    /// Adds the file's next bytes (the header was set when the first write started).
+    func update(_ chunk: UnsafeRawBufferPointer) {
+        header?.payload.update(chunk)
     }
 
     /// The hashes of a kept upload's first `byteCount` bytes, read back from `file`: a kept
@@ -315,18 +304,22 @@ final class StoredHashes: @unchecked Sendable {
             let got = try buffer.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[..<want]), at: offset) }
             guard got == want else { throw SpoolError.system(operation: "read", path: "kept upload \(file.id)", errno: EIO) }
             if offset == 0 {
-                guard let header = try EnvelopeHeader.parse(prefix: Array(buffer[..<got])) else {
+                guard let parsed = try EnvelopeHeader.parse(prefix: Array(buffer[..<got])) else {
                     throw SpoolError.system(operation: "read the header of", path: "kept upload \(file.id)", errno: EIO)
                 }
-                setHeader(header.bytes)
+                setHeader(parsed.bytes)
             }
-            buffer.withUnsafeBytes { update(UnsafeRawBufferPointer(rebasing: $0[..<got]), at: offset) }
+            buffer.withUnsafeBytes { update(UnsafeRawBufferPointer(rebasing: $0[..<got])) }
             offset += Int64(got)
         }
     }
 
+    /// The hashes. Only a whole envelope is finished, and its header was set before its first
+    /// byte was written.
     func finalize() -> Result {
-        Result(header: headerHash, payload: payload.finalize(), payloadBytes: UInt64(max(0, end - payloadStart)))
+        guard let header else { preconditionFailure("a finished upload's header was never set") }
+        let payload = header.payload.finalize()
+        return Result(header: header.hash, payload: payload.payload, payloadBytes: payload.payloadBytes)
     }
 }
 

@@ -61,9 +61,3 @@ struct ArchiveOptions: ParsableArguments {
         return try Locator.resolve(paths, lookingIn: needsLookup ? try searchFolders(archive) : inboxes)
     }
 }
-
-/// Whether something (a file, a folder, a link) is at `path`.
-func fileExistsOrLink(_ path: String) -> Bool {
-    var info = stat()
-    return lstat(path, &info) == 0
-}
