@@ -19,6 +19,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
@@ -88,10 +89,23 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The source's client on the network: KEYS verified against the pinned key, sealing while
+        // sending, SOCKS5 with fresh credentials per run (NIOSOCKS plus RFC 1929).
+        .target(
+            name: "SealDropClient",
+            dependencies: [
+                "SealDropCrypto", "SealDropKeys", "SealDropFormat", "SealDropWire", "SealDropCLISupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSOCKS", package: "swift-nio-extras"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "sealdrop",
             dependencies: [
-                "SealDropCrypto", "SealDropKeys", "SealDropFormat", "SealDropCLISupport",
+                "SealDropClient", "SealDropCrypto", "SealDropKeys", "SealDropFormat", "SealDropCLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -135,6 +149,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SealDropClientTests",
+            dependencies: [
+                "SealDropClient", "SealDropKeys", "SealDropCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOSOCKS", package: "swift-nio-extras"),
             ],
             swiftSettings: strictSettings
         ),

@@ -162,7 +162,7 @@ public func readSmallFile(_ path: String, limit: Int = 1 << 20,
 
 /// Linux's `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`), a macro Swift does not import:
 /// `__O_TMPFILE` is 0o20000000 on every Linux architecture.
-private let openUnnamed: Int32 = 0o20_000_000 | O_DIRECTORY
+public let openUnnamed: Int32 = 0o20_000_000 | O_DIRECTORY
 
 /// An output folder opened without following symlinks: files are created, linked and removed
 /// relative to its descriptor, so nothing can redirect them elsewhere.

@@ -7,7 +7,7 @@ import Foundation
 
 /// A one-line progress bar on standard error, for long operations on large files:
 ///
-///     report.pdf   42% [##########--------------]  118.3 MiB/s  ETA 0:07
+///     report.pdf  42% [##########----------]  423 MiB of 1.00 GiB  118 MiB/s  ETA 0:07
 ///
 /// It draws only when standard error is a terminal and the work is at least
 /// ``minimumByteCount``; otherwise every call does nothing, so output that goes to a file or a
@@ -58,7 +58,7 @@ public final class ProgressBar {
         let percent = String(Int((fraction * 100).rounded(.down))).leftPadded(3, with: " ") + "%"
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let eta = rate > 0 ? formatDuration(Double(total - min(done, total)) / rate) : "--:--"
-        let tail = "  \(formatByteCount(UInt64(rate)))/s  ETA \(eta)"
+        let tail = "  \(formatByteCount(min(done, total))) of \(formatByteCount(total))  \(formatByteCount(UInt64(rate)))/s  ETA \(eta)"
         let shortLabel = label.count > 24 ? String(label.prefix(23)) + "…" : label
         let barWidth = max(10, min(40, width - shortLabel.count - percent.count - tail.count - 5))
         let filled = Int((fraction * Double(barWidth)).rounded(.down))

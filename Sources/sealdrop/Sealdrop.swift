@@ -8,10 +8,10 @@ import SealDropCrypto
 struct Sealdrop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealdrop",
-        abstract: "Seal files for a newsroom on your own machine.",
+        abstract: "Seal files for a newsroom on your own machine, and send them to its drop through Tor.",
         discussion: "Exit status: 0 on success, 1 on an error, 64 for a usage error.",
         version: SealDropVersion.line(for: "sealdrop"),
-        subcommands: [Seal.self]
+        subcommands: [Seal.self, Send.self]
     )
 
     static func main() {

@@ -151,11 +151,11 @@ struct FormattingTests {
         #expect(formatUTC(Date(timeIntervalSince1970: 1_790_000_000.9)) == "2026-09-21 14:13:20")
     }
 
-    @Test("the progress line shows percent, bar, rate and ETA within the width")
+    @Test("the progress line shows percent, bar, bytes, rate and ETA within the width")
     func progressLine() {
         let line = ProgressBar.render(label: "report.pdf", done: 50 << 20, total: 100 << 20, elapsed: 2, width: 80)
         #expect(line.hasPrefix("report.pdf  50% ["))
-        #expect(line.contains("25.0 MiB/s"))
+        #expect(line.contains("  50.0 MiB of 100 MiB  25.0 MiB/s"))
         #expect(line.contains("ETA 0:02"))
         #expect(line.count <= 80)
         let done = ProgressBar.render(label: String(repeating: "x", count: 60), done: 10, total: 10, elapsed: 1, width: 80)
