@@ -42,7 +42,8 @@ public final class DropConnection {
             let bootstrap = ClientBootstrap(group: group).connectTimeout(connectTimeout)
                 .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(reply) } }
             do {
-                let channel = try bootstrap.connect(host: address.host.name, port: Int(address.port)).wait()
+                // An address, never a name: nothing is looked up.
+                let channel = try bootstrap.connect(to: SocketAddress(ipAddress: address.host.name, port: Int(address.port))).wait()
                 return DropConnection(channel: channel, reply: reply)
             } catch {
                 throw .dropUnreachable(direct: true, detail: "\(error)")
@@ -66,7 +67,7 @@ public final class DropConnection {
                     }
                 let channel: any Channel
                 do {
-                    channel = try bootstrap.connect(host: proxy.host, port: proxy.port).wait()
+                    channel = try bootstrap.connect(to: SocketAddress(ipAddress: proxy.host, port: proxy.port)).wait()
                 } catch {
                     established.fail(error)
                     lastRefusal = .proxyUnreachable(proxy, tried: proxies)

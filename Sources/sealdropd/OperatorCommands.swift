@@ -8,12 +8,12 @@ struct DropKeyCommand: ParsableCommand {
         commandName: "drop-key",
         abstract: "Make the drop's signing key, or show its public key.",
         discussion: """
-            The drop key signs a provenance record for every submission: which front door \\
-            delivered it, the server's time, the receipt and a hash of the stored bytes. It opens \\
-            nothing. --output makes a new key file (mode 0600, never over an existing file); \\
-            --show reads one. Either prints the drop's public key as the last line of standard \\
-            output: the keyholder pins it once, on the air-gapped machine, with keyholder \\
-            trust-drop. Give the file to the daemon with --drop-key; without it the daemon makes \\
+            The drop key signs a provenance record for every submission: which front door \
+            delivered it, the server's time, the receipt and a hash of the stored bytes. It opens \
+            nothing. --output makes a new key file (mode 0600, never over an existing file); \
+            --show reads one. Either prints the drop's public key as the last line of standard \
+            output: the keyholder pins it once, on the air-gapped machine, with keyholder \
+            trust-drop. Give the file to the daemon with --drop-key; without it the daemon makes \
             drop.key in its spool on first start.
 
             Example:
@@ -53,20 +53,20 @@ struct Address: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the drop address sources use: onion host, port and the newsroom's signing key, with a checksum.",
         discussion: """
-            Takes the daemon's settings (the same --config and flags), which must include a signed \\
-            recipients list (--signed-recipients, --signing-key): the address pins its signing \\
-            key. The host is the onion service's, from Tor's HiddenServiceDir/hostname \\
-            (--onion-hostname-file), with the service's virtual port (--onion-port, by default the \\
-            port the daemon listens on); --public-host takes a loopback HOST:PORT, for tests and \\
-            the demo. Nothing else can be published. The address is the last line of standard \\
-            output; print it, put it on the website, make a QR code of it (upper case fits QR's \\
+            Takes the daemon's settings (the same --config and flags), which must include a signed \
+            recipients list (--signed-recipients, --signing-key): the address pins its signing \
+            key. The host is the onion service's, from Tor's HiddenServiceDir/hostname \
+            (--onion-hostname-file), with the service's virtual port (--onion-port, by default the \
+            port the daemon listens on); --public-host takes a loopback HOST:PORT, for tests and \
+            the demo. Nothing else can be published. The address is the last line of standard \
+            output; print it, put it on the website, make a QR code of it (upper case fits QR's \
             alphanumeric mode).
 
             Example:
               sealdropd address --config /etc/sealdrop/sealdropd.yaml --onion-hostname-file /var/lib/tor/sealdrop/hostname --onion-port 80
 
-            Exit status: 0 on success; 1 when no address can be made (no signed list, an expired \\
-            or unverifiable list, an unreadable hostname file, a host that is not an onion \\
+            Exit status: 0 on success; 1 when no address can be made (no signed list, an expired \
+            or unverifiable list, an unreadable hostname file, a host that is not an onion \
             service or loopback); 64 for a usage error.
             """
     )
@@ -100,15 +100,15 @@ struct CheckConfig: AsyncParsableCommand {
         commandName: "check-config",
         abstract: "Check the configuration without starting the daemon or locking the spool.",
         discussion: """
-            Reads the settings as the daemon would, loads the recipients (verifying a signed \\
-            list and its expiry), reads the drop key if one is configured, and checks the spool \\
-            folder. Prints what it found, then "warning:" lines (a signed list that expires \\
+            Reads the settings as the daemon would, loads the recipients (verifying a signed \
+            list and its expiry), reads the drop key if one is configured, and checks the spool \
+            folder. Prints what it found, then "warning:" lines (a signed list that expires \
             within 14 days), then "configuration ok".
 
             Example:
               sealdropd check-config --config /etc/sealdrop/sealdropd.yaml
 
-            Exit status: 0 when the daemon would start (warnings or not); 1 when it would not, or \\
+            Exit status: 0 when the daemon would start (warnings or not); 1 when it would not, or \
             the signed list has expired; 64 for a usage error.
             """
     )
