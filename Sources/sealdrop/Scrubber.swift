@@ -68,7 +68,7 @@ final class Scrubber {
         diagnostics.note(fields.isEmpty
             ? "scrubbed \(input.displayName): mat2 found no metadata to remove"
             : "scrubbed \(input.displayName): removed \(fields.joined(separator: ", ")) (\(formatByteCount(input.size)) → \(formatByteCount(size)))")
-        return SendInput(reader: reader, size: size, displayName: input.displayName, recordedName: input.recordedName, path: input.path)
+        return SendInput(reader: reader, size: size, displayName: input.displayName, path: input.path)
     }
 
     /// The field names `mat2 --show` lists (`    Author: …` under `[+] Metadata for …`); values are not repeated.

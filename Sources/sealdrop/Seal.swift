@@ -29,26 +29,15 @@ struct Seal: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the sealed file ('-' for standard output, never a terminal).", valueName: "out"))
     var output: String
 
-    @Option(help: ArgumentHelp("Record this name instead of the file's own.", valueName: "name"))
-    var name: String?
-
-    @Flag(help: "Record no file name at all.")
-    var noName = false
-
-    @Flag(help: "Record no time at all (the time is otherwise this machine's clock).")
-    var noTime = false
-
     @Option(help: ArgumentHelp("Record this media type, e.g. application/pdf.", valueName: "type"))
     var type: String?
 
-    @Option(help: ArgumentHelp("A short message for the newsroom, sealed with the file.", valueName: "text"))
-    var message: String?
+    @OptionGroup var recorded: MetadataOptions
 
     @Argument(help: ArgumentHelp("The file to seal ('-' reads standard input).", valueName: "file"))
     var file: String
 
     func validate() throws {
-        if noName && name != nil { throw ValidationError("--name and --no-name contradict each other") }
         if recipient.isEmpty && recipientsFile == nil { throw ValidationError("give at least one --recipient or a --recipients-file") }
     }
 
@@ -56,9 +45,8 @@ struct Seal: ParsableCommand {
         try reportingErrors { () throws(CLIError) in
             let recipients = try loadRecipients()
             let input = try FileReader(path: file)
-            let recordedName: String? = noName ? nil : (name ?? (file == "-" ? nil : (file as NSString).lastPathComponent))
-            let metadata = Metadata(name: recordedName, mediaType: type, size: input.regularFileSize(), time: noTime ? nil : Date(),
-                                    message: message, sealedBy: .source)
+            let metadata = Metadata(name: recorded.recordedName(for: file), mediaType: type, size: input.regularFileSize(),
+                                    time: recorded.recordedTime, message: try recorded.readMessage(), sealedBy: .source)
             let writer: EnvelopeWriter
             do throws(SealingError) { writer = try EnvelopeWriter(recipients: recipients, metadata: metadata) } catch {
                 switch error {

@@ -41,29 +41,14 @@ struct Send: ParsableCommand {
     @Option(help: ArgumentHelp("Send through this SOCKS5 proxy (default: $SEALDROP_PROXY).", valueName: "socks5h://host:port"))
     var proxy: String?
 
-    @Option(help: ArgumentHelp("A message for the newsroom, read from a file (it stays out of shell history).", valueName: "file"))
-    var messageFile: String?
-
-    @Option(help: ArgumentHelp("A short message for the newsroom (it lands in shell history; prefer --message-file).", valueName: "text"))
-    var message: String?
-
-    @Option(help: ArgumentHelp("Record this name instead of the file's own (one file only).", valueName: "name"))
-    var name: String?
-
-    @Flag(help: "Record no file name at all.")
-    var noName = false
-
-    @Flag(help: "Record no time at all (the time is otherwise this machine's clock).")
-    var noTime = false
+    @OptionGroup var recorded: MetadataOptions
 
     @Flag(help: "Remove the files' embedded metadata with mat2 first, into a copy in memory.")
     var scrub = false
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("name at least one file to send") }
-        if noName && name != nil { throw ValidationError("--name and --no-name contradict each other") }
-        if name != nil && files.count > 1 { throw ValidationError("--name names one file; send several files without it (or with --no-name)") }
-        if message != nil && messageFile != nil { throw ValidationError("give --message or --message-file, not both") }
+        if recorded.name != nil && files.count > 1 { throw ValidationError("--name names one file; send several files without it (or with --no-name)") }
         if tor && proxy != nil { throw ValidationError("give --tor or --proxy, not both") }
         if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be sent only once") }
     }
@@ -78,7 +63,7 @@ struct Send: ParsableCommand {
             do throws(RouteError) { client = DropClient(address: drop, route: try Route.to(drop, proxies: try proxies())) } catch {
                 throw error.explained
             }
-            let note = try readMessage()
+            let note = try recorded.readMessage()
             let scrubber = scrub ? try Scrubber() : nil
             defer { scrubber?.removeFolder() }
             // Every file is opened (and scrubbed) before the drop is contacted: a mistyped name
@@ -100,8 +85,8 @@ struct Send: ParsableCommand {
             var receipts: [(name: String, receipt: String)] = []
             var failed = 0
             for input in inputs {
-                let metadata = Metadata(name: noName ? nil : (name ?? input.recordedName), size: input.size,
-                                        time: noTime ? nil : Date(), message: note, sealedBy: .source)
+                let metadata = Metadata(name: recorded.recordedName(for: input.path), size: input.size,
+                                        time: recorded.recordedTime, message: note, sealedBy: .source)
                 let bar = ProgressBar(label: escapeForDisplay(input.displayName), total: input.size)
                 do throws(SendFailure) {
                     let receipt = try client.send(input.reader, metadata: metadata, to: list.recipients) { bar.update($0) }
@@ -133,16 +118,6 @@ struct Send: ParsableCommand {
         if tor { return SOCKSProxy.torCandidates }
         if let text = ProcessInfo.processInfo.environment["SEALDROP_PROXY"], !text.isEmpty { return [try SOCKSProxy(url: text)] }
         return []
-    }
-
-    private func readMessage() throws(CLIError) -> String? {
-        if let message { return message }
-        guard let messageFile else { return nil }
-        let bytes = try readSmallFile(messageFile, limit: 32 * 1024)
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw CLIError("\(messageFile) is not UTF-8 text", hint: "save the message as plain text (UTF-8)")
-        }
-        return text
     }
 
     private func routeDescription(_ route: Route) -> String {

@@ -19,26 +19,21 @@ struct SendInput {
     let size: UInt64
     /// What messages call it (escaped when printed).
     let displayName: String
-    /// The name recorded in the sealed metadata unless --name or --no-name says otherwise.
-    let recordedName: String?
     /// The path as given ('-' for standard input).
     let path: String
 
-    init(reader: FileReader, size: UInt64, displayName: String, recordedName: String?, path: String) {
+    init(reader: FileReader, size: UInt64, displayName: String, path: String) {
         self.reader = reader
         self.size = size
         self.displayName = displayName
-        self.recordedName = recordedName
         self.path = path
     }
 
     /// Opens `path` (a regular file, or '-').
     init(path: String) throws(CLIError) {
         let reader = try FileReader(path: path)
-        let base = (path as NSString).lastPathComponent
         if let size = reader.regularFileSize() {
-            self.init(reader: reader, size: size, displayName: path == "-" ? "standard input" : path,
-                      recordedName: path == "-" ? nil : base, path: path)
+            self.init(reader: reader, size: size, displayName: path == "-" ? "standard input" : path, path: path)
             return
         }
         guard path == "-" else {
@@ -48,7 +43,7 @@ struct SendInput {
             throw CLIError("standard input is a terminal", hint: "pipe the data in (… | sealdrop send ADDRESS -), or name a file")
         }
         let held = try Self.holdInMemory(reader)
-        self.init(reader: held.reader, size: held.size, displayName: "standard input", recordedName: nil, path: path)
+        self.init(reader: held.reader, size: held.size, displayName: "standard input", path: path)
     }
 
     /// Whether its name says it is a kind of file that often carries identifying metadata.
