@@ -82,8 +82,7 @@ struct Send: ParsableCommand {
             do throws(SendFailure) { list = try client.fetchRecipients() } catch { throw error.explained }
             if talking { diagnostics.note("keys verified: signed by the newsroom's key \(list.signingKey.fingerprint), valid until \(formatUTC(list.expires)) UTC") }
 
-            var receipts: [(name: String, receipt: String)] = []
-            var failed = 0
+            var received = 0, failed = 0
             for input in inputs {
                 let metadata = Metadata(name: recorded.recordedName(for: input.path), size: input.size,
                                         time: recorded.recordedTime, message: note, sealedBy: .source)
@@ -91,7 +90,7 @@ struct Send: ParsableCommand {
                 do throws(SendFailure) {
                     let receipt = try client.send(input.reader, metadata: metadata, to: list.recipients) { bar.update($0) }
                     bar.finish()
-                    receipts.append((input.displayName, receipt))
+                    received += 1
                     printLine(isTerminal(1) ? "\(receipt)  \(input.displayName)" : receipt)
                     flushStandardOutput()
                 } catch {
@@ -102,8 +101,8 @@ struct Send: ParsableCommand {
                     if !error.concernsOneFile { break }
                 }
             }
-            let unsent = inputs.count - receipts.count
-            if talking && !receipts.isEmpty {
+            let unsent = inputs.count - received
+            if talking && received > 0 {
                 diagnostics.note("A receipt lets you ask the newsroom about what you sent; keep it only where nobody else will find it, because it also shows that you sent something to this drop.")
             }
             if unsent > 0 {
