@@ -46,7 +46,7 @@ public final class DropConnection {
                 let channel = try bootstrap.connect(to: SocketAddress(ipAddress: address.host.name, port: Int(address.port))).wait()
                 return DropConnection(channel: channel, reply: reply)
             } catch {
-                throw .dropUnreachable(direct: true, detail: "\(error)")
+                throw .dropUnreachable(detail: "\(error)")
             }
         case .socks(let proxies, let credentials):
             var lastRefusal: SendFailure?
@@ -87,6 +87,10 @@ public final class DropConnection {
                 } catch let error as SOCKSError.ConnectionFailed {
                     channel.close(promise: nil)
                     throw .proxyCouldNotReach(reply: error.reply.value)
+                } catch let error as SendFailure {
+                    // Timed out, or the proxy closed the connection during the handshake.
+                    channel.close(promise: nil)
+                    throw error
                 } catch {
                     channel.close(promise: nil)
                     throw .proxyFailed(proxy, detail: "\(error)")
@@ -172,7 +176,7 @@ private final class EstablishedSignal: ChannelInboundHandler, RemovableChannelHa
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        promise.fail(SendFailure.connectionLost(detail: "the proxy closed the connection"))
+        promise.fail(SendFailure.connectionLost(detail: "the proxy closed the connection before the drop answered"))
         context.fireChannelInactive()
     }
 }

@@ -16,7 +16,7 @@ public enum SendFailure: Error, Sendable {
     /// The proxy failed in some other way.
     case proxyFailed(SOCKSProxy, detail: String)
     /// Nothing answers at a loopback drop's address.
-    case dropUnreachable(direct: Bool, detail: String)
+    case dropUnreachable(detail: String)
     /// The proxy or the drop did not answer in time.
     case timedOut
     /// The connection ended before the drop's reply.
@@ -75,7 +75,7 @@ public enum SendFailure: Error, Sendable {
             }
         case .proxyFailed(let proxy, let detail):
             return CLIError("the connection through \(proxy) failed (\(detail))", hint: "try again in a few minutes; if it keeps failing, restart Tor")
-        case .dropUnreachable(_, let detail):
+        case .dropUnreachable(let detail):
             return CLIError("cannot reach the drop on this computer (\(detail))", hint: "is sealdropd running? A drop on 127.0.0.1 is for tests and the demo")
         case .timedOut:
             return CLIError("the drop did not answer in time", hint: "Tor may be slow or the drop offline; try again later")
