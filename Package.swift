@@ -27,7 +27,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", "6.0.0"..<"7.0.0"),
     ],
     targets: [
-        // The only bridge to C: libsodium from Debian's libsodium-dev.
+        // The only bridge to C: libsodium from Debian's libsodium-dev, linked through its pkg-config
+        // file (the module map names no library), which Scripts/package points at the static archive.
         .systemLibrary(
             name: "CSodium",
             pkgConfig: "libsodium",
