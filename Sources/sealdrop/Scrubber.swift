@@ -1,6 +1,5 @@
 import Foundation
 import SealDropCLISupport
-import SealDropCrypto
 
 /// `--scrub`: removes a file's embedded metadata with `mat2` (Debian's package; Tails ships it)
 /// from a copy in memory-backed storage (tmpfs), never beside the original. The copy is unlinked
@@ -44,20 +43,7 @@ final class Scrubber {
             unlink(copy)
         }
         defer { close(out) }
-        var block = [UInt8](repeating: 0, count: 1 << 20)
-        defer { secureZero(&block) }
-        while true {
-            let n: Int
-            do { n = try block.withUnsafeMutableBytes { try input.reader.read(into: $0) } } catch {
-                throw CLIError("cannot read \(input.displayName): \(error)")
-            }
-            if n == 0 { break }
-            let failure = block.withUnsafeBytes { bytes -> CLIError? in
-                do { try writeAll(out, UnsafeRawBufferPointer(rebasing: bytes[..<n])) } catch let error as CLIError { return error } catch { return CLIError("\(error)") }
-                return nil
-            }
-            if let failure { throw failure }
-        }
+        _ = try MemoryStorage.copy(input.reader, named: input.displayName, to: out)
         let found = try run(["--show", copy])
         guard found.status == 0 else { throw cannotClean(input, found.output) }
         let cleaned = try run(["--inplace", copy])

@@ -58,25 +58,9 @@ struct SendInput {
         let memory = open(base, openUnnamed | O_RDWR | O_CLOEXEC, 0o600)
         guard memory >= 0 else { throw CLIError("cannot hold standard input in memory: \(errnoText())") }
         defer { close(memory) }
-        var size: UInt64 = 0
-        var block = [UInt8](repeating: 0, count: 1 << 20)
-        defer { secureZero(&block) }
-        while true {
-            let count: Int
-            do { count = try block.withUnsafeMutableBytes { try pipe.read(into: $0) } } catch {
-                throw CLIError("cannot read standard input: \(error)")
-            }
-            if count == 0 { break }
-            size += UInt64(count)
-            guard size <= pipeLimit else {
-                throw CLIError("standard input is larger than \(formatByteCount(pipeLimit)), which is held in memory at most",
-                               hint: "send it as a file instead (a file is sent as it is read, whatever its size)")
-            }
-            let failure = block.withUnsafeBytes { bytes -> CLIError? in
-                do { try writeAll(memory, UnsafeRawBufferPointer(rebasing: bytes[..<count])) } catch let error as CLIError { return error } catch { return CLIError("\(error)") }
-                return nil
-            }
-            if let failure { throw failure }
+        let size = try MemoryStorage.copy(pipe, named: "standard input", to: memory, limit: pipeLimit) {
+            CLIError("standard input is larger than \(formatByteCount(pipeLimit)), which is held in memory at most",
+                     hint: "send it as a file instead (a file is sent as it is read, whatever its size)")
         }
         let reader = try FileReader(path: "/proc/self/fd/\(memory)")
         return (reader, size)
@@ -111,5 +95,29 @@ enum MemoryStorage {
             if inside, point.count >= (best?.point.count ?? -1) { best = (point, String(fields[2])) }
         }
         return best?.type == "tmpfs"
+    }
+
+    /// Copies everything `reader` gives into `fd`, 1 MiB at a time through a block zeroed
+    /// afterwards (it holds plaintext); returns the byte count. More than `limit` bytes throws
+    /// `tooLarge()`.
+    static func copy(_ reader: FileReader, named name: String, to fd: Int32, limit: UInt64 = .max,
+                     tooLarge: () -> CLIError = { CLIError("too large") }) throws(CLIError) -> UInt64 {
+        var size: UInt64 = 0
+        var block = [UInt8](repeating: 0, count: 1 << 20)
+        defer { secureZero(&block) }
+        while true {
+            let count: Int
+            do { count = try block.withUnsafeMutableBytes { try reader.read(into: $0) } } catch {
+                throw CLIError("cannot read \(name): \(error)")
+            }
+            if count == 0 { return size }
+            size += UInt64(count)
+            guard size <= limit else { throw tooLarge() }
+            let failure = block.withUnsafeBytes { bytes -> CLIError? in
+                do { try writeAll(fd, UnsafeRawBufferPointer(rebasing: bytes[..<count])) } catch let error as CLIError { return error } catch { return CLIError("\(error)") }
+                return nil
+            }
+            if let failure { throw failure }
+        }
     }
 }
