@@ -139,12 +139,20 @@ final class ConnectionGuard: ChannelDuplexHandler {
     private var windowBytes = 0
     private(set) var trailingDataSeen = false
     private var reportedError = false
+    private var context: ChannelHandlerContext?
 
     init(limits: ServerLimits) {
         self.limits = limits
     }
 
+    /// Raises `error` now, unless an error was already raised (see ``ConnectionControl/interrupt(_:)``).
+    func interrupt(_ error: ProtocolError) {
+        guard let context else { return }
+        raise(error, context: context)
+    }
+
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         headerDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(limits.headerTimeout)) { [self] in
             guard phase == .head else { return }
             raise(ProtocolError(.headerTimeout), context: context)
@@ -163,6 +171,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         stop()
+        self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {

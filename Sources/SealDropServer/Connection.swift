@@ -93,6 +93,12 @@ struct ConnectionControl: Sendable {
         (try? await eventLoop.submit { connectionGuard.value.trailingDataSeen }.get()) ?? false
     }
 
+    /// Ends the request with `error`, as if the decoder had raised it: the connection task
+    /// receives it in place of the next part (another connection took its upload over).
+    func interrupt(_ error: ProtocolError) {
+        eventLoop.execute { connectionGuard.value.interrupt(error) }
+    }
+
     /// Stops the request timers (the server is about to reply).
     func stopTimers() {
         eventLoop.execute { connectionGuard.value.stop() }

@@ -73,6 +73,8 @@ public final class Daemon: Sendable {
             throw StartupError("cannot listen on \(configuration.host):\(configuration.port): \(error)",
                                hint: "pick a free port (0 lets the system choose) and an address of this machine")
         }
+        // Resumable uploads that expired while the daemon was down go before anyone can resume them.
+        await server.sweepPartialUploads()
         if let ip = server.localAddress.ipAddress, !isLoopback(ip) {
             logger.warning("listening on a non-loopback address; run the daemon behind a Tor onion service on 127.0.0.1",
                            metadata: ["listen": "\(server.listeningDescription)"])
@@ -118,6 +120,12 @@ public final class Daemon: Sendable {
                     while (try? await Task.sleep(for: recipientsPoll)) != nil {
                         recipients.reloadIfChanged(logger: logger)
                     }
+                }
+            }
+            // Resumable uploads past their time are removed while the daemon runs, not only at start.
+            tasks.addTask { [server] in
+                while (try? await Task.sleep(for: server.partialSweepInterval)) != nil {
+                    await server.sweepPartialUploads()
                 }
             }
             // The signed list's expiry is checked again every six hours, so that a daemon that

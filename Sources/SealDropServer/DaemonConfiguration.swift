@@ -64,6 +64,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         case drainTimeout = "drain-timeout"
         case drainLimit = "drain-limit"
         case shutdownGrace = "shutdown-grace"
+        case maxPartialUploads = "max-partial-uploads"
+        case partialExpiry = "partial-expiry"
+        case partialIdleLimit = "partial-idle-limit"
         case logLevel = "log-level"
     }
 
@@ -119,6 +122,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
             let bytes = try Self.parseSize(value, setting)
             limits.drainMaxBytes = Int(min(bytes, UInt64(Int.max)))
         case .shutdownGrace: limits.shutdownGracePeriod = try Self.parseDuration(value, setting, allowZero: true)
+        case .maxPartialUploads: limits.maxPartialUploads = try Self.parseInt(value, setting, in: 0...100_000)
+        case .partialExpiry: limits.partialExpiry = try Self.parseDuration(value, setting)
+        case .partialIdleLimit: limits.partialIdleLimit = try Self.parseDuration(value, setting)
         case .logLevel:
             guard let level = Logger.Level(rawValue: value.lowercased()) else {
                 throw Self.invalid(setting, value, "one of trace, debug, info, notice, warning, error, critical")
@@ -153,6 +159,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         case .drainTimeout: Self.durationText(limits.drainTimeout)
         case .drainLimit: Self.sizeText(UInt64(limits.drainMaxBytes))
         case .shutdownGrace: Self.durationText(limits.shutdownGracePeriod)
+        case .maxPartialUploads: "\(limits.maxPartialUploads)"
+        case .partialExpiry: Self.durationText(limits.partialExpiry)
+        case .partialIdleLimit: Self.durationText(limits.partialIdleLimit)
         case .logLevel: logLevel.rawValue
         }
     }
@@ -166,6 +175,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     static func durationText(_ duration: Duration) -> String {
         let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        if milliseconds > 0, milliseconds % 3_600_000 == 0 { return "\(milliseconds / 3_600_000)h" }
         return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
     }
 

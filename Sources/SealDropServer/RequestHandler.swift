@@ -75,6 +75,12 @@ struct RequestHandler: Sendable {
                 return Outcome(reply: try await upload(content, head, &parts, connection: connection))
             case .sealed:
                 return Outcome(reply: try await upload(.sealed, head, &parts, connection: connection))
+            case .create:
+                return Outcome(reply: try await create(head, &parts, connection: connection))
+            case .offset:
+                return Outcome(reply: try await offset(head, &parts, connection: connection))
+            case .append:
+                return Outcome(reply: try await append(head, &parts, connection: connection))
             }
         } catch {
             return refusal(for: error)
@@ -82,7 +88,7 @@ struct RequestHandler: Sendable {
     }
 
     /// The next part; throws `CancellationError` if the server is shutting down.
-    private func next(_ parts: inout Parts) async throws -> RequestPart? {
+    func next(_ parts: inout Parts) async throws -> RequestPart? {
         let part = try await parts.next()
         if part == nil, Task.isCancelled { throw CancellationError() }
         return part
@@ -127,27 +133,33 @@ struct RequestHandler: Sendable {
     private func upload(_ content: UploadContent, _ head: RequestHead, _ parts: inout Parts, connection: Connection) async throws -> Reply {
         let upload = try await pipeline.begin(content, length: head.contentLength, eventLoop: connection.control.eventLoop)
         do {
-            var fastReads = false
-            receiving: while true {
-                switch try await next(&parts) {
-                case .body(let buffer)?:
-                    try await upload.append(buffer)
-                    if upload.inFastLane && !fastReads {
-                        fastReads = true
-                        await connection.readLargerPieces()
-                    }
-                case .end?:
-                    break receiving
-                case .head?, nil:
-                    throw ProtocolError(.truncated)
-                }
-            }
-            // Bytes after the declared end are refused, never stored.
-            if await connection.control.trailingDataSeen() { throw ProtocolError(.trailingData) }
-            return .ok(receipt: try await upload.commit().text)
+            return try await receive(into: upload, &parts, connection: connection)
         } catch {
             await upload.abort()
             throw error
         }
+    }
+
+    /// Appends the body's parts to `upload` as they arrive and commits it once the body is
+    /// complete; returns the receipt. The caller decides what becomes of the upload on an error.
+    func receive(into upload: Upload, _ parts: inout Parts, connection: Connection) async throws -> Reply {
+        var fastReads = false
+        receiving: while true {
+            switch try await next(&parts) {
+            case .body(let buffer)?:
+                try await upload.append(buffer)
+                if upload.inFastLane && !fastReads {
+                    fastReads = true
+                    await connection.readLargerPieces()
+                }
+            case .end?:
+                break receiving
+            case .head?, nil:
+                throw ProtocolError(.truncated)
+            }
+        }
+        // Bytes after the declared end are refused, never stored.
+        if await connection.control.trailingDataSeen() { throw ProtocolError(.trailingData) }
+        return .ok(receipt: try await upload.commit().text)
     }
 }

@@ -47,6 +47,19 @@ public struct ServerLimits: Sendable, Hashable {
     /// On SIGTERM or SIGINT, how long uploads in progress may take to finish before they are
     /// discarded. Default 30 s.
     public var shutdownGracePeriod: Duration = .seconds(30)
+    /// Resumable uploads that may be open at once (not yet complete, not yet expired). Default
+    /// 64. One more `CREATE` gets `ERR busy`.
+    public var maxPartialUploads: Int = 64
+    /// A resumable upload is removed this long after it was created, complete or not. Default
+    /// 48 h. Then `ERR upload-expired`.
+    public var partialExpiry: Duration = .seconds(48 * 3600)
+    /// A resumable upload that has made no durable progress for this long, and has no
+    /// connection writing to it, is removed. Default 24 h. Then `ERR upload-expired`.
+    public var partialIdleLimit: Duration = .seconds(24 * 3600)
+    /// While an `APPEND` runs, its data is synced and its durable offset recorded each time
+    /// this many more bytes have been written (and always when its connection ends), so that
+    /// after a crash at most this much is sent again. 8 MiB, not configurable.
+    public static let partialSyncInterval: UInt64 = 8 << 20
 
     /// The defaults.
     public init() {}

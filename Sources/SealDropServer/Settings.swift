@@ -22,10 +22,10 @@ extension DaemonConfiguration.Setting {
         case .recipients: "pubkey"
         case .recipientsFile, .signedRecipients, .dropKey: "file"
         case .signingKey: "sealdropsign1..."
-        case .recipientsPoll, .headerTimeout, .idleTimeout, .writeTimeout, .drainTimeout, .shutdownGrace: "duration"
+        case .recipientsPoll, .headerTimeout, .idleTimeout, .writeTimeout, .drainTimeout, .shutdownGrace, .partialExpiry, .partialIdleLimit: "duration"
         case .maxBodySize, .spoolQuota, .freeDiskReserve, .drainLimit, .minimumRate: "size"
         case .maxHeaderLine: "bytes"
-        case .maxHeaderLines, .maxConnections, .freeInodeReserve: "n"
+        case .maxHeaderLines, .maxConnections, .freeInodeReserve, .maxPartialUploads: "n"
         case .logLevel: "level"
         }
     }
@@ -55,6 +55,9 @@ extension DaemonConfiguration.Setting {
         case .drainTimeout: "Time to read and discard input after a reply"
         case .drainLimit: "Most bytes discarded after a reply"
         case .shutdownGrace: "Time uploads in progress get on shutdown"
+        case .maxPartialUploads: "Resumable uploads open at once (CREATE then gets busy); 0 turns resumable uploads off"
+        case .partialExpiry: "A resumable upload is removed this long after CREATE, complete or not"
+        case .partialIdleLimit: "A resumable upload with no durable progress (and no connection) for this long is removed"
         case .logLevel: "trace, debug, info, notice, warning, error or critical"
         }
     }

@@ -100,11 +100,17 @@ final class SpaceAccount: Sendable {
 
     /// Sets `reservation` to exactly the charge of a finished file of `bytes` bytes (and, for a
     /// committed submission, its provenance record): reserves what is missing (or throws
-    /// ``UploadRefusal/quota``), gives back what is over.
-    func settle(_ reservation: Reservation, fileBytes bytes: UInt64, withRecord: Bool = false, spool: Spool, threadPool: NIOThreadPool) async throws {
+    /// ``UploadRefusal/quota``), gives back what is over. With `evenOverQuota`, what is missing
+    /// is charged whatever the quota says: for bytes already received and kept (a resumable
+    /// upload refused at the quota keeps the last buffer that went over it).
+    func settle(_ reservation: Reservation, fileBytes bytes: UInt64, withRecord: Bool = false, evenOverQuota: Bool = false,
+                spool: Spool, threadPool: NIOThreadPool) async throws {
         let charge = Self.charge(forFileBytes: bytes) + (withRecord ? Self.recordCharge : 0)
         let current = reservation.bytes
-        if charge > current {
+        if charge > current, evenOverQuota {
+            state.withLock { $0.reservedBytes += charge - current }
+            reservation.grew(by: charge - current)
+        } else if charge > current {
             let got = try await reserve(atLeast: charge - current, atMost: charge - current, spool: spool, threadPool: threadPool)
             reservation.grew(by: got)
         } else if charge < current {

@@ -218,6 +218,7 @@ final class SubmissionSink {
     ) async throws -> (file: SpoolFile, size: UInt64, hashes: StoredHashes.Result) {
         try await startWrite()
         try await waitForWrite()
+        try await lastCheckpoint?.get()
         let file = self.file
         return try await threadPool.runIfActive(eventLoop: eventLoop) { () throws -> (file: SpoolFile, size: UInt64, hashes: StoredHashes.Result) in
             file.closed = true
@@ -232,40 +233,72 @@ final class SubmissionSink {
         }.get()
     }
 
-    /// Writes everything queued and keeps the file to be resumed (``SealDropStore/Spool/keep(_:durableBytes:dayOf:)``):
-    /// the first `durableBytes` bytes (at most what was written) are recorded as durable, after
-    /// the file's `fsync`. The file is closed.
-    func keep(durableBytes: UInt64, dayOf date: Date) async throws {
-        try await startWrite()
-        try await waitForWrite()
-        let file = self.file, spool = self.spool
+    /// Bytes handed to writes so far: written, or being written on the pool.
+    private var handedBytes: UInt64 { producedBytes - UInt64(filling.count) }
+
+    /// The last checkpoint scheduled (see ``checkpoint(_:)``).
+    private var lastCheckpoint: EventLoopFuture<Void>?
+
+    /// Records that the bytes handed to writes so far are durable, without waiting for it: once
+    /// those writes (and the checkpoint before) have finished, `fsync`s the file on the pool and
+    /// calls `record` there with their count. Throws if the checkpoint before this one failed
+    /// (waiting for it first: at most one is pending).
+    func checkpoint(_ record: @escaping @Sendable (UInt64) throws -> Void) async throws {
+        try await lastCheckpoint?.get()
+        let count = handedBytes, file = self.file, threadPool = self.threadPool, eventLoop = self.eventLoop
+        let written = inFlight.last?.written ?? eventLoop.makeSucceededVoidFuture()
+        lastCheckpoint = written.flatMap {
+            threadPool.runIfActive(eventLoop: eventLoop) {
+                try file.file.sync()
+                try record(count)
+            }
+        }
+    }
+
+    /// Writes everything queued, `fsync`s the file and keeps it to be resumed: `record` (on the
+    /// pool) gets the count of bytes written, all of them durable, and records them. The file
+    /// is closed. If a write fails (the disk is full), what was written before it is kept.
+    func keep(_ record: @escaping @Sendable (_ file: SpoolFile, _ written: UInt64) throws -> Void) async throws {
+        do {
+            try await startWrite()
+            try await waitForWrite()
+        } catch {
+            // The writes chained after a failed one never ran: the file's offset is where the
+            // bytes written without a gap end.
+            for (_, written) in inFlight { _ = try? await written.get() }
+            inFlight = []
+        }
+        _ = try? await lastCheckpoint?.get()
+        let file = self.file
         try await threadPool.runIfActive(eventLoop: eventLoop) {
             file.closed = true
             defer { file.file.close() }
-            _ = try spool.keep(file.file, durableBytes: min(durableBytes, UInt64(file.offset)), dayOf: date)
+            try record(file.file, UInt64(file.offset))
+        }.get()
+    }
+
+    /// Waits for the writes in progress and closes the file if it is still open, leaving it where
+    /// it is (a resumable upload whose record could not be updated keeps its earlier one).
+    func closeKeepingFile() async {
+        for (_, written) in inFlight { _ = try? await written.get() }
+        _ = try? await lastCheckpoint?.get()
+        inFlight = []
+        let file = self.file
+        _ = try? await threadPool.runIfActive(eventLoop: eventLoop) {
+            if !file.closed { file.file.close() }
+            file.closed = true
         }.get()
     }
 
     /// Waits for the write in progress, closes the file if it is still open and removes it.
     func abandon() async {
         for (_, written) in inFlight { _ = try? await written.get() }
+        _ = try? await lastCheckpoint?.get()
         inFlight = []
         let file = self.file, spool = self.spool
         _ = try? await threadPool.runIfActive(eventLoop: eventLoop) {
             if !file.closed { file.file.close() }
             spool.discard(file.file)
-        }.get()
-    }
-
-    /// Closes the file without removing it (after ``keep(durableBytes:dayOf:)``, or for a kept
-    /// upload abandoned by its connection, which stays kept).
-    func close() async {
-        for (_, written) in inFlight { _ = try? await written.get() }
-        inFlight = []
-        let file = self.file
-        _ = try? await threadPool.runIfActive(eventLoop: eventLoop) {
-            if !file.closed { file.file.close() }
-            file.closed = true
         }.get()
     }
 }

@@ -5,11 +5,12 @@ import SealDropFormat
 import SealDropKeys
 public import SealDropStore
 
-/// One upload in progress, begun by ``UploadPipeline/begin(_:length:eventLoop:)`` (or reopened
-/// by ``UploadPipeline/reopen(_:length:eventLoop:)``) and used by one front-door task at a time.
-/// Append the body's bytes as they arrive, then ``commit()`` (the receipt, once durable),
-/// ``abort()``, or for a sealed upload ``keep()``. Every method throws ``UploadRefusal``
-/// (untyped, see ``SpaceAccount``); after a refusal, call ``abort()``.
+/// One upload in progress, begun by ``UploadPipeline/begin(_:length:door:eventLoop:)`` (or, for
+/// a resumable upload, reopened by ``UploadPipeline/reopen(_:eventLoop:)``) and used by one
+/// front-door task at a time. Append the body's bytes as they arrive, then ``commit()`` (the
+/// receipt, once durable) or ``abort()``; a resumable upload is instead kept with ``keep()``
+/// when its connection ends. Every method throws ``UploadRefusal`` (untyped, see
+/// ``SpaceAccount``); after a refusal, call ``abort()`` or ``keep()``.
 public final class Upload {
     /// The submission's ID: its receipt once committed.
     public let id: SubmissionID
@@ -28,13 +29,21 @@ public final class Upload {
     private var headerChecked: Bool
     private var lane = false
     private var ended = false
+    /// A resumable upload's record as it stood when reopened (its offset updated as it is
+    /// recorded); nil for any other upload.
+    private let resumable: PartialState?
+    /// A resumable upload records its durable offset again once it has produced this many bytes.
+    private var nextSync: UInt64 = 0
 
     /// Body bytes received so far (for a resumed upload, counting those kept before).
     public private(set) var receivedBytes: UInt64
 
     init(pipeline: UploadPipeline, sink: SubmissionSink, reservation: Reservation, writer: EnvelopeWriter?,
-         keys: [PublicKey], length: UInt64?, door: String, resumedAt offset: UInt64 = 0) {
+         keys: [PublicKey], length: UInt64?, door: String, resumable: PartialState? = nil) {
         self.door = door
+        self.resumable = resumable
+        let offset = resumable?.offset ?? 0
+        nextSync = offset + ServerLimits.partialSyncInterval
         id = sink.id
         self.pipeline = pipeline
         self.sink = sink
@@ -43,7 +52,7 @@ public final class Upload {
         self.keys = keys
         self.length = length
         receivedBytes = offset
-        // A kept upload is kept only once its header was checked (see ``keep()``).
+        // An upload records a durable offset only once its header was checked (see ``durableBytes``).
         headerChecked = writer != nil || offset > 0
     }
 
@@ -54,8 +63,8 @@ public final class Upload {
     /// Whether the upload is in a fast lane: its front door may read more at a time.
     public var inFastLane: Bool { lane }
 
-    /// The bytes a kept upload resumes from: everything received, once a sealed upload's header
-    /// was checked; none before (a resumed upload then starts again from its first byte).
+    /// The bytes a resumable upload resumes from: everything received, once its envelope header
+    /// was checked; none before (it then starts again from its first byte).
     public var durableBytes: UInt64 { headerChecked ? receivedBytes : 0 }
 
     /// Adds body bytes: sealed as they arrive for a plaintext upload, stored as they are for a
@@ -75,7 +84,28 @@ public final class Upload {
         }
         try await cover()
         joinFastLaneIfLarge()
-        do { try await sink.writeIfFull() } catch { throw pipeline.refusal(for: error) }
+        do {
+            try await sink.writeIfFull()
+            if resumable != nil, headerChecked, sink.producedBytes >= nextSync {
+                nextSync = sink.producedBytes + ServerLimits.partialSyncInterval
+                try await recordDurableOffset()
+            }
+        } catch {
+            throw pipeline.refusal(for: error)
+        }
+    }
+
+    /// Schedules a resumable upload's checkpoint: once the bytes written so far are synced, its
+    /// record says so (see ``SubmissionSink/checkpoint(_:)``).
+    private func recordDurableOffset() async throws {
+        guard let resumable else { return }
+        let spool = pipeline.spool, resumables = pipeline.resumables, id = self.id
+        try await sink.checkpoint { offset in
+            var state = resumable
+            state.offset = offset
+            try spool.writeState(state, of: id)
+            resumables.noteProgress(id)
+        }
     }
 
     /// Holds a sealed upload's first bytes until the header is whole, then checks it: a
@@ -163,14 +193,23 @@ public final class Upload {
             let spool = pipeline.spool, file = stored.file, dropKey = pipeline.dropKey, keys = self.keys
             let record = ProvenanceRecord(submission: id.text, door: door, received: Date(), bytes: stored.size, headerHash: stored.hashes.header,
                                           payloadBytes: stored.hashes.payloadBytes, payloadHash: stored.hashes.payload, dropKey: dropKey.publicKey)
+            let finished = resumable.map { state in
+                PartialState(status: .finished, length: state.length, offset: state.length, tokenHash: state.tokenHash,
+                             until: PartialState.coarse(Date(), plus: pipeline.limits.partialExpiry.seconds))
+            }
             try await pipeline.threadPool.runIfActive(eventLoop: sink.eventLoop) {
                 try spool.commit(file, record: try dropKey.seal(record, to: keys), dayOf: Date())
+                // The record now says it is stored, for a client that lost the receipt. (A crash
+                // before this is caught at start: the inbox has it.)
+                if let finished { try? spool.writeState(finished, of: file.id) }
             }.get()
         } catch {
             await sink.abandon()
             reservation.release()
+            if resumable != nil { pipeline.resumables.closeOpenSlot() }
             throw pipeline.refusal(for: error)
         }
+        if resumable != nil { pipeline.resumables.closeOpenSlot() }
         reservation.store()
         pipeline.logger.debug("submission stored", metadata: [
             "submission.id": "\(id)", "submission.bytes": "\(stored.size)", "submission.kind": "\(writer == nil ? "sealed" : "plaintext")",
@@ -178,33 +217,42 @@ public final class Upload {
         return id
     }
 
-    /// Keeps a sealed upload to be resumed by ``UploadPipeline/reopen(_:length:eventLoop:)``:
-    /// its ``durableBytes`` are synced and recorded; the rest is given up. Returns them.
+    /// Keeps a resumable upload when its connection ends: everything received is written and
+    /// synced, and its record says so (its ``durableBytes``). Returns them.
     public func keep() async throws -> UInt64 {
         precondition(!ended, "keep after the upload ended")
-        guard writer == nil else { throw UploadRefusal.notResumable }
+        guard let resumable else { throw UploadRefusal.notResumable }
         ended = true
         defer { leaveLane() }
         let durable = durableBytes
+        let spool = pipeline.spool
         do {
-            try await pipeline.space.settle(reservation, fileBytes: durable, spool: pipeline.spool, threadPool: pipeline.threadPool)
-            try await sink.keep(durableBytes: durable, dayOf: Date())
+            try await pipeline.space.settle(reservation, fileBytes: durable, evenOverQuota: true, spool: spool, threadPool: pipeline.threadPool)
+            try await sink.keep { file, written in
+                var state = resumable
+                state.offset = min(durable, written)
+                _ = try spool.keep(file, state: state, dayOf: Date())
+            }
         } catch {
-            await sink.abandon()
-            reservation.release()
+            // The record before still holds (it never claims more than is on disk): the upload
+            // stays, at that offset, and keeps its place in the quota.
+            await sink.closeKeepingFile()
+            reservation.store()
             throw pipeline.refusal(for: error)
         }
         reservation.store()
+        if durable > resumable.offset { pipeline.resumables.noteProgress(id) }
         return durable
     }
 
-    /// Gives the upload up: its file is removed (a kept upload's too) and its reservation
-    /// released. Safe to call after a refusal, and more than once.
+    /// Gives the upload up: its file is removed (a resumable upload's with its record) and its
+    /// reservation released. Safe to call after a refusal, and more than once.
     public func abort() async {
         guard !ended else { return }
         ended = true
         leaveLane()
         await sink.abandon()
         reservation.release()
+        if resumable != nil { pipeline.resumables.closeOpenSlot() }
     }
 }

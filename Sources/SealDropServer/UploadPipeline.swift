@@ -14,10 +14,11 @@ public enum UploadContent: Sendable, Equatable {
     case sealed
 }
 
-/// The one way into the spool, for every front door (the TCP protocol today; resumable uploads
-/// and the web page next). A front door begins an upload, appends the bytes as they arrive, and
-/// commits it (the receipt only once it is durable) or aborts it; a sealed upload may be kept
-/// and later reopened at its durable offset. Everything that protects the drop lives here, so
+/// The one way into the spool, for every front door (the TCP protocol's verbs, resumable
+/// uploads, and the web page next). A front door begins an upload, appends the bytes as they
+/// arrive, and commits it (the receipt only once it is durable) or aborts it; a resumable upload
+/// (``createResumable(length:eventLoop:)``) is kept when its connection ends and reopened at its
+/// durable offset. Everything that protects the drop lives here, so
 /// no front door can forget it:
 ///
 /// - **Limits.** Only the fixed maximum body size is checked against a declared length; the
@@ -41,6 +42,8 @@ public final class UploadPipeline: Sendable {
     let logger: Logger
     let makeSubmissionID: @Sendable () -> SubmissionID
     let fastLanes = FastLanes()
+    /// Who holds each resumable upload, and when each last made progress.
+    let resumables: ResumableUploads
     /// Signs each submission's provenance record.
     let dropKey: DropSigner
 
@@ -49,14 +52,18 @@ public final class UploadPipeline: Sendable {
     public static func open(spool: Spool, recipients: RecipientStore, limits: ServerLimits, dropKey: DropSigner, logger: Logger,
                             threadPool: NIOThreadPool = .singleton,
                             makeSubmissionID: @escaping @Sendable () -> SubmissionID = { SubmissionID.random() }) async throws -> UploadPipeline {
-        let stored = try await threadPool.runIfActive { try spool.storedCharge(SpaceAccount.charge(forFileBytes:)) }
+        let (stored, open) = try await threadPool.runIfActive {
+            (try spool.storedCharge(SpaceAccount.charge(forFileBytes:)), try spool.partialStates().count { $0.state?.status == .open })
+        }
         return UploadPipeline(spool: spool, space: SpaceAccount(quota: limits.spoolQuotaBytes, storedBytes: stored),
                               recipients: recipients, limits: limits, dropKey: dropKey, threadPool: threadPool, logger: logger,
-                              makeSubmissionID: makeSubmissionID)
+                              resumables: ResumableUploads(open: open), makeSubmissionID: makeSubmissionID)
     }
 
     private init(spool: Spool, space: SpaceAccount, recipients: RecipientStore, limits: ServerLimits, dropKey: DropSigner,
-                 threadPool: NIOThreadPool, logger: Logger, makeSubmissionID: @escaping @Sendable () -> SubmissionID) {
+                 threadPool: NIOThreadPool, logger: Logger, resumables: ResumableUploads,
+                 makeSubmissionID: @escaping @Sendable () -> SubmissionID) {
+        self.resumables = resumables
         self.dropKey = dropKey
         self.spool = spool
         self.space = space
@@ -107,31 +114,6 @@ public final class UploadPipeline: Sendable {
             writer.prefix.withUnsafeBytes { sink.append($0) }
         }
         return upload
-    }
-
-    /// Opens a kept sealed upload again at its durable offset (``Upload/durableBytes``), cut
-    /// back to it. Throws ``UploadRefusal/unknownUpload`` when no upload is kept under `id`.
-    public func reopen(_ id: SubmissionID, length: UInt64?, door: String = ProvenanceRecord.Door.sealed, eventLoop: any EventLoop) async throws -> Upload {
-        let spool = self.spool
-        let reopened: (file: SpoolFile, durableBytes: UInt64, hashes: StoredHashes)
-        do {
-            reopened = try await threadPool.runIfActive(eventLoop: eventLoop) {
-                let (file, durable) = try spool.reopen(id)
-                do { return (file, durable, try StoredHashes(ofFirst: durable, of: file)) } catch {
-                    file.close()
-                    throw error
-                }
-            }.get()
-        } catch let error as SpoolError where error.errno == ENOENT {
-            throw UploadRefusal.unknownUpload
-        } catch {
-            throw refusal(for: error)
-        }
-        let sink = SubmissionSink.resume(file: reopened.file, durableBytes: reopened.durableBytes, hashes: reopened.hashes,
-                                         spool: spool, threadPool: threadPool, eventLoop: eventLoop)
-        let reservation = space.resume(durableBytes: reopened.durableBytes)
-        return Upload(pipeline: self, sink: sink, reservation: reservation, writer: nil, keys: recipients.current,
-                      length: length, door: door, resumedAt: reopened.durableBytes)
     }
 
     /// The refusal that stands for an error met while storing: a full disk, a pool that has

@@ -18,9 +18,26 @@ public enum UploadRefusal: Error, Equatable, Sendable {
     case notAddressed
     /// Fewer bytes arrived than the length declared.
     case truncated
-    /// No upload is kept under that ID (a resumable front door asked to reopen it).
+    /// No resumable upload has that ID.
     case unknownUpload
-    /// A plaintext upload cannot be kept and resumed: the sealing state lives only in memory.
+    /// The token presented is not the resumable upload's.
+    case badToken
+    /// An append does not start at the upload's durable offset.
+    case offsetMismatch
+    /// An append starts past the upload's declared length.
+    case pastEnd
+    /// An append does not run to the upload's declared length.
+    case notToTheEnd
+    /// The resumable upload is already complete and stored.
+    case uploadFinished
+    /// The resumable upload expired, or made no progress for too long, and was removed.
+    case uploadExpired
+    /// Another connection presented the token and took the upload over.
+    case takenOver
+    /// As many resumable uploads are open as the daemon allows.
+    case tooManyPartialUploads
+    /// Only a resumable upload can be kept: a plaintext upload's sealing state lives only in
+    /// memory.
     case notResumable
     /// The daemon is shutting down; the upload was discarded.
     case shuttingDown
@@ -40,7 +57,16 @@ extension ProtocolError {
         case .badEnvelope(let why): self.init(.badEnvelope, why)
         case .notAddressed: self.init(.notAddressed)
         case .truncated: self.init(.truncated)
-        case .unknownUpload, .notResumable, .serverError: self.init(.serverError)
+        case .unknownUpload: self.init(.unknownUpload)
+        case .badToken: self.init(.badToken)
+        case .offsetMismatch: self.init(.offsetMismatch)
+        case .pastEnd: self.init(.pastEnd)
+        case .notToTheEnd: self.init(.badLength, "APPEND's length must be the rest of the upload: its length less the offset")
+        case .uploadFinished: self.init(.uploadFinished)
+        case .uploadExpired: self.init(.uploadExpired)
+        case .takenOver: self.init(.takenOver)
+        case .tooManyPartialUploads: self.init(.busy, "too many resumable uploads are open, try again later")
+        case .notResumable, .serverError: self.init(.serverError)
         case .shuttingDown: self.init(.busy, "the server is shutting down; the upload was discarded, try again later")
         }
     }

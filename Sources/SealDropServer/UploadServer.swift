@@ -97,6 +97,19 @@ public final class UploadServer: Service, Sendable {
         return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
+    /// Removes resumable uploads past their expiry or idle limit, and old records of finished or
+    /// expired ones (see ``UploadPipeline/sweepPartialUploads(now:)``).
+    @discardableResult
+    public func sweepPartialUploads() async -> (expired: Int, removed: Int) {
+        await handler.pipeline.sweepPartialUploads()
+    }
+
+    /// How often ``sweepPartialUploads()`` should run: an eighth of the shorter of the expiry
+    /// and the idle limit, between a second and ten minutes.
+    public var partialSweepInterval: Duration {
+        min(max(min(limits.partialExpiry, limits.partialIdleLimit) / 8, .seconds(1)), .seconds(600))
+    }
+
     /// Connections being served right now (not counting `ERR busy` refusals).
     public var activeConnections: Int { tracker.active }
 

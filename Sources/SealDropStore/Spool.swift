@@ -14,9 +14,10 @@ import Darwin
 /// 3. ``commit(_:dayOf:)``: rename into `inbox/<id>.sealdrop` without replacing anything, then
 ///    `fsync` the inbox folder; or ``discard(_:)`` to remove the temporary file.
 ///
-/// An upload may instead be kept, to be resumed later: ``keep(_:durableBytes:dayOf:)`` syncs it,
-/// moves it to `partial/` and records how many of its bytes are durable; ``reopen(_:)`` opens it
-/// again, cut back to that many bytes.
+/// A resumable upload lives in `partial/` from ``createPartial(_:state:dayOf:)`` on, with its
+/// record (``PartialState``): ``keep(_:state:dayOf:)`` syncs it and records how many of its bytes
+/// are durable; ``reopen(_:)`` opens it again, cut back to that many bytes; ``commit(_:record:dayOf:)``
+/// moves it to the inbox like any other.
 ///
 /// Every method blocks in system calls: call them from a thread meant for blocking work. All
 /// paths are resolved relative to the folders' descriptors, so swapping `tmp` or `inbox` for a
@@ -156,31 +157,49 @@ public final class Spool: Sendable {
         return removed
     }
 
-    /// Cuts every kept upload back to the bytes its offset record says are durable (a crash may
-    /// have left more, never synced), and removes a kept file without a record and anything else
-    /// in `partial/`. Returns how many uploads are kept.
+    /// Brings `partial/` back to a known state after a restart: cuts every open resumable
+    /// upload back to the bytes its record says are durable (a crash may have left more, never
+    /// synced); marks finished an open record whose data was already committed to the inbox (a
+    /// crash between the rename and the record); removes a record without its data, a damaged
+    /// record with its data, data without a record, and anything else. Returns how many uploads
+    /// are open.
     @discardableResult
     public func recoverKeptUploads() throws(SpoolError) -> Int {
-        var kept = 0
+        var open = 0
         var changed = false
-        for (name, type) in try entries(of: partialFD, path: partialPath) where type != UInt8(DT_DIR) {
-            let isUpload = name.hasSuffix("." + SpoolLayout.partialExtension)
-            let isRecord = name.hasSuffix("." + SpoolLayout.offsetExtension)
-            if isUpload, let id = SubmissionID(String(name.dropLast(SpoolLayout.partialExtension.count + 1))),
-               let (file, _) = try? reopen(id) {
-                file.close()
-                kept += 1
-                continue
-            }
-            if isRecord, let id = SubmissionID(String(name.dropLast(SpoolLayout.offsetExtension.count + 1))),
-               faccessat(partialFD, Self.temporaryName(id), F_OK, AT_SYMLINK_NOFOLLOW) == 0 {
+        let names = try entries(of: partialFD, path: partialPath).filter { $0.1 != UInt8(DT_DIR) }.map(\.0)
+        let records = Set(names.filter { $0.hasSuffix("." + SpoolLayout.stateExtension) })
+        for name in names {
+            if name.hasSuffix("." + SpoolLayout.stateExtension),
+               let id = SubmissionID(String(name.dropLast(SpoolLayout.stateExtension.count + 1))) {
+                switch try? readState(of: id) {
+                case let state? where state.status == .open:
+                    if let (file, _) = try? reopen(id) {
+                        file.close()
+                        open += 1
+                        continue
+                    }
+                    if faccessat(inboxFD, id.fileName, F_OK, AT_SYMLINK_NOFOLLOW) == 0 {
+                        var finished = state
+                        finished.status = .finished
+                        if (try? writeState(finished, of: id)) != nil { continue }
+                    }
+                case .some:
+                    continue
+                case nil:
+                    break
+                }
+                unlinkat(partialFD, Self.temporaryName(id), 0)
+            } else if name.hasSuffix("." + SpoolLayout.partialExtension),
+                      let id = SubmissionID(String(name.dropLast(SpoolLayout.partialExtension.count + 1))),
+                      records.contains(Self.stateName(id)) {
                 continue
             }
             unlinkat(partialFD, name, 0)
             changed = true
         }
         if changed { fsync(partialFD) }
-        return kept
+        return open
     }
 
     /// What the submissions in `inbox` (with their records) and the uploads kept in `partial`
@@ -188,7 +207,7 @@ public final class Spool: Sendable {
     public func storedCharge(_ charge: (UInt64) -> UInt64) throws(SpoolError) -> UInt64 {
         var total: UInt64 = 0
         let folders = [(inboxFD, inboxPath, [SpoolLayout.submissionExtension, SpoolLayout.recordExtension]),
-                       (partialFD, partialPath, [SpoolLayout.partialExtension])]
+                       (partialFD, partialPath, [SpoolLayout.partialExtension, SpoolLayout.stateExtension])]
         for (folderFD, path, endings) in folders {
             for (name, _) in try entries(of: folderFD, path: path) where endings.contains(where: { name.hasSuffix("." + $0) }) {
                 var info = stat()
@@ -274,7 +293,6 @@ public final class Spool: Sendable {
             throw .system(operation: "fsync", path: inboxPath, errno: code)
         }
         if file.kept {
-            unlinkat(partialFD, Self.offsetName(file.id), 0)
             _ = futimens(partialFD, &times)
             fsync(partialFD)
         }
@@ -317,23 +335,42 @@ public final class Spool: Sendable {
     }
 
     /// Removes a submission's temporary file (after ``SpoolFile/close()`` or a failed finish),
-    /// or a kept one and its offset record, and sets the folder's times back to the day.
+    /// or a kept one and its record, and sets the folder's times back to the day.
     public func discard(_ file: SpoolFile) {
         let folderFD = file.kept ? partialFD : tempFD
         unlinkat(folderFD, Self.temporaryName(file.id), 0)
-        if file.kept { unlinkat(partialFD, Self.offsetName(file.id), 0) }
+        if file.kept { unlinkat(partialFD, Self.stateName(file.id), 0) }
         var times = Self.dayTimes(Date())
         _ = futimens(folderFD, &times)
     }
 
     // MARK: Kept uploads
 
-    /// Keeps an upload to be resumed: `fsync`s its file (whose first `durableBytes` bytes are
+    /// Begins a resumable upload: an empty `partial/<id>.partial` (0600, `O_EXCL`) and its
+    /// record `state`, both with the day's times, synced with the folder.
+    public func createPartial(_ id: SubmissionID, state: PartialState, dayOf date: Date) throws(SpoolError) {
+        let name = Self.temporaryName(id)
+        let fd = openat(partialFD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .system(operation: "create", path: partialPath(id), errno: errno) }
+        var times = Self.dayTimes(date)
+        let ready = fchmod(fd, 0o600) == 0 && futimens(fd, &times) == 0 && fsync(fd) == 0
+        let code = errno
+        systemClose(fd)
+        guard ready else {
+            unlinkat(partialFD, name, 0)
+            throw .system(operation: "create", path: partialPath(id), errno: code)
+        }
+        do throws(SpoolError) { try writeState(state, of: id, dayOf: date) } catch {
+            unlinkat(partialFD, name, 0)
+            throw error
+        }
+    }
+
+    /// Keeps an upload to be resumed: `fsync`s its file (whose first `state.offset` bytes are
     /// the upload's), sets its times to the day of `date`, moves it to `partial/` if it is still
-    /// in `tmp`, and records `durableBytes` in `partial/<id>.offset` (written, synced and renamed
-    /// into place, the folder synced): the record never claims bytes that are not on the disk.
-    /// The record's times and the folders' are set to the day too.
-    public func keep(_ file: SpoolFile, durableBytes: UInt64, dayOf date: Date) throws(SpoolError) -> SpoolFile {
+    /// in `tmp`, and writes `state` as its record (see ``writeState(_:of:dayOf:)``): the record
+    /// never claims bytes that are not on the disk.
+    public func keep(_ file: SpoolFile, state: PartialState, dayOf date: Date) throws(SpoolError) -> SpoolFile {
         var times = Self.dayTimes(date)
         _ = futimens(file.fd, &times)
         guard fsync(file.fd) == 0 else { throw .system(operation: "fsync", path: file.path, errno: errno) }
@@ -346,35 +383,54 @@ public final class Spool: Sendable {
             fsync(tempFD)
             kept = SpoolFile(id: file.id, fd: file.fd, path: partialPath(file.id), kept: true)
         }
-        try writeOffset(durableBytes, of: file.id, times: times)
+        try writeState(state, of: file.id, dayOf: date)
         return kept
     }
 
-    /// Opens a kept upload again, cut back to the bytes its offset record says are durable.
-    /// Returns the open file and that offset. Throws `ENOENT` (as ``SpoolError/system(operation:path:errno:)``)
-    /// when no such upload is kept.
-    public func reopen(_ id: SubmissionID) throws(SpoolError) -> (file: SpoolFile, durableBytes: UInt64) {
-        let offset = try readOffset(of: id)
+    /// Opens a kept upload again, cut back to the bytes its record says are durable. Returns
+    /// the open file and the record. Throws `ENOENT` (as ``SpoolError/system(operation:path:errno:)``)
+    /// when no such upload is kept, `EIO` when its record is damaged or says it is not open.
+    public func reopen(_ id: SubmissionID) throws(SpoolError) -> (file: SpoolFile, state: PartialState) {
+        let state = try readState(of: id)
+        guard state.status == .open else { throw .system(operation: "reopen", path: partialPath(id), errno: EIO) }
         let fd = openat(partialFD, Self.temporaryName(id), O_RDWR | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw .system(operation: "open", path: partialPath(id), errno: errno) }
         var info = stat()
-        guard fstat(fd, &info) == 0, UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG), UInt64(info.st_size) >= offset else {
+        guard fstat(fd, &info) == 0, UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG), UInt64(info.st_size) >= state.offset else {
             let code = errno == 0 ? EIO : errno
             systemClose(fd)
             throw .system(operation: "reopen", path: partialPath(id), errno: code)
         }
-        guard ftruncate(fd, off_t(offset)) == 0, fsync(fd) == 0 else {
+        guard ftruncate(fd, off_t(state.offset)) == 0, fsync(fd) == 0 else {
             let code = errno
             systemClose(fd)
             throw .system(operation: "truncate", path: partialPath(id), errno: code)
         }
-        return (SpoolFile(id: id, fd: fd, path: partialPath(id), kept: true), offset)
+        return (SpoolFile(id: id, fd: fd, path: partialPath(id), kept: true), state)
     }
 
-    /// The IDs of the uploads kept in `partial/`.
-    public func keptUploads() throws(SpoolError) -> [SubmissionID] {
+    /// Ends a resumable upload that will not be completed: its data is removed and `state` (a
+    /// finished or expired record, kept until its `until`) replaces its record.
+    public func endPartial(_ id: SubmissionID, state: PartialState, dayOf date: Date) throws(SpoolError) {
+        unlinkat(partialFD, Self.temporaryName(id), 0)
+        try writeState(state, of: id, dayOf: date)
+    }
+
+    /// Removes a resumable upload's record (and its data, if any is left).
+    public func removePartial(_ id: SubmissionID) {
+        unlinkat(partialFD, Self.temporaryName(id), 0)
+        unlinkat(partialFD, Self.stateName(id), 0)
+        var times = Self.dayTimes(Date())
+        _ = futimens(partialFD, &times)
+        fsync(partialFD)
+    }
+
+    /// The resumable uploads' records in `partial/`, by ID; nil for a damaged one.
+    public func partialStates() throws(SpoolError) -> [(id: SubmissionID, state: PartialState?)] {
         try entries(of: partialFD, path: partialPath).compactMap { name, _ in
-            name.hasSuffix("." + SpoolLayout.partialExtension) ? SubmissionID(String(name.dropLast(SpoolLayout.partialExtension.count + 1))) : nil
+            guard name.hasSuffix("." + SpoolLayout.stateExtension),
+                  let id = SubmissionID(String(name.dropLast(SpoolLayout.stateExtension.count + 1))) else { return nil }
+            return (id, try? readState(of: id))
         }
     }
 
@@ -382,17 +438,33 @@ public final class Spool: Sendable {
         (partialPath as NSString).appendingPathComponent(Self.temporaryName(id))
     }
 
-    static func offsetName(_ id: SubmissionID) -> String { "\(id.text).\(SpoolLayout.offsetExtension)" }
+    static func stateName(_ id: SubmissionID) -> String { "\(id.text).\(SpoolLayout.stateExtension)" }
 
-    private func writeOffset(_ offset: UInt64, of id: SubmissionID, times: [timespec]) throws(SpoolError) {
-        let name = Self.offsetName(id), scratch = Self.offsetName(id) + ".new"
+    /// Writes a resumable upload's record. A new one goes to a scratch name, is `fsync`ed and
+    /// renamed into place, the folder `fsync`ed; an existing one is overwritten in place (records
+    /// have a fixed size of less than a disk sector, see ``PartialState/byteCount``) and
+    /// `fsync`ed, which needs no new space on a full disk. Times are set to the day of `date`.
+    public func writeState(_ state: PartialState, of id: SubmissionID, dayOf date: Date = Date()) throws(SpoolError) {
+        let name = Self.stateName(id)
         let path = (partialPath as NSString).appendingPathComponent(name)
+        let text = state.encoded
+        var times = Self.dayTimes(date)
+        let existing = openat(partialFD, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+        if existing >= 0 {
+            let written = text.withUnsafeBytes { pwrite(existing, $0.baseAddress, $0.count, 0) }
+            _ = futimens(existing, &times)
+            let synced = written == text.count && fsync(existing) == 0
+            let code = errno
+            systemClose(existing)
+            guard synced else { throw .system(operation: "write", path: path, errno: code == 0 ? EIO : code) }
+            return
+        }
+        guard errno == ENOENT else { throw .system(operation: "open", path: path, errno: errno) }
+        let scratch = name + ".new"
         unlinkat(partialFD, scratch, 0)
         let fd = openat(partialFD, scratch, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .system(operation: "create", path: path, errno: errno) }
-        let text = Array("\(offset)\n".utf8)
         let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        var times = times
         _ = futimens(fd, &times)
         let synced = written == text.count && fsync(fd) == 0
         let code = errno
@@ -406,17 +478,19 @@ public final class Spool: Sendable {
         guard fsync(partialFD) == 0 else { throw .system(operation: "fsync", path: partialPath, errno: errno) }
     }
 
-    private func readOffset(of id: SubmissionID) throws(SpoolError) -> UInt64 {
-        let path = (partialPath as NSString).appendingPathComponent(Self.offsetName(id))
-        let fd = openat(partialFD, Self.offsetName(id), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+    /// Reads a resumable upload's record. Throws `ENOENT` when there is none, `EIO` when it is
+    /// damaged.
+    public func readState(of id: SubmissionID) throws(SpoolError) -> PartialState {
+        let path = (partialPath as NSString).appendingPathComponent(Self.stateName(id))
+        let fd = openat(partialFD, Self.stateName(id), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw .system(operation: "open", path: path, errno: errno) }
         defer { systemClose(fd) }
-        var buffer = [UInt8](repeating: 0, count: 32)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0, let offset = UInt64(String(decoding: buffer[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        var buffer = [UInt8](repeating: 0, count: PartialState.byteCount + 1)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0, let state = PartialState(parsing: Array(buffer[..<n])) else {
             throw .system(operation: "read", path: path, errno: EIO)
         }
-        return offset
+        return state
     }
 
     /// The path of a submission's temporary file.

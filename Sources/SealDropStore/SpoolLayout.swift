@@ -5,8 +5,9 @@ import Foundation
 /// (which reads a copy):
 ///
 ///     <spool>/tmp/<id>.partial     an upload in progress; swept at daemon start-up
-///     <spool>/partial/<id>.partial an upload kept to be resumed; cut back at start-up to
-///     <spool>/partial/<id>.offset  the byte count its data was last synced at (the offset record)
+///     <spool>/partial/<id>.partial a resumable upload's data; cut back at start-up to
+///     <spool>/partial/<id>.state   the byte count its data was last synced at, in its record
+///                                  (``PartialState``), which outlives the data for a while
 ///     <spool>/inbox/<id>.sealdrop  a complete, durable submission
 ///     <spool>/inbox/<id>.record    its provenance record, signed by the drop key and sealed
 ///
@@ -18,8 +19,8 @@ public enum SpoolLayout {
     public static let tempFolderName = "tmp"
     /// The folder of uploads kept to be resumed, inside the spool root. Readers never look inside.
     public static let partialFolderName = "partial"
-    /// The extension of a kept upload's offset record.
-    public static let offsetExtension = "offset"
+    /// The extension of a resumable upload's record (``PartialState``).
+    public static let stateExtension = "state"
     /// The extension of a complete submission.
     public static let submissionExtension = "sealdrop"
     /// The extension of an upload in progress.

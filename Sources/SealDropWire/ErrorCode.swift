@@ -10,10 +10,11 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case badRequest = "bad-request"
     /// The request line starts with `SEALDROP/<digits>` for a version other than 1.
     case unsupportedVersion = "unsupported-version"
-    /// The verb is not `PUT`, `SEALED` or `KEYS`.
+    /// The verb is not `PUT`, `SEALED`, `KEYS`, `CREATE`, `OFFSET` or `APPEND`.
     case unknownVerb = "unknown-verb"
     /// The length word is missing, not 1 to 20 ASCII digits, has a sign or a leading zero, does
-    /// not fit in 64 bits, or was given to `KEYS`. (Spaces around it are ``badRequest``.)
+    /// not fit in 64 bits, or was given to `KEYS` or `OFFSET`; or an `APPEND` length is not the
+    /// rest of the upload. (Spaces around it are ``badRequest``.)
     case badLength = "bad-length"
     /// The declared length is above the server's maximum body size.
     case tooLarge = "too-large"
@@ -44,6 +45,22 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case notAddressed = "not-addressed"
     /// The server failed to store the upload (an I/O error).
     case serverError = "server-error"
+    /// `OFFSET` or `APPEND` named an upload the server does not have (never created, or its
+    /// record is gone).
+    case unknownUpload = "unknown-upload"
+    /// The `Token` is not the upload's (another upload's token included).
+    case badToken = "bad-token"
+    /// `APPEND`'s `Offset` is not the number of bytes the server holds durably; nothing changed.
+    case offsetMismatch = "offset-mismatch"
+    /// `APPEND`'s `Offset` is past the upload's declared length; nothing changed.
+    case pastEnd = "past-end"
+    /// The upload is complete and stored: its ID is its receipt.
+    case uploadFinished = "upload-finished"
+    /// The upload expired, or made no progress for too long, and was removed: start again.
+    case uploadExpired = "upload-expired"
+    /// Another connection presented the upload's token and took it over; what this connection
+    /// sent is kept up to its last byte received.
+    case takenOver = "taken-over"
 
     /// A fixed, client-independent reason for this code, used when no more specific fixed reason
     /// applies.
@@ -51,7 +68,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         switch self {
         case .badRequest: "not a SEALDROP request line"
         case .unsupportedVersion: "only SEALDROP/1 is supported"
-        case .unknownVerb: "verb must be PUT, SEALED or KEYS"
+        case .unknownVerb: "verb must be PUT, SEALED, KEYS, CREATE, OFFSET or APPEND"
         case .badLength: "length must be 1 to 20 ASCII digits without sign or leading zeros"
         case .tooLarge: "declared length is above the maximum body size"
         case .headerTooLong: "head line is longer than the limit"
@@ -67,6 +84,13 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .badEnvelope: "body is not a well-formed SealDrop v1 envelope"
         case .notAddressed: "envelope is not addressed to any current recipient"
         case .serverError: "the submission could not be stored"
+        case .unknownUpload: "no such upload"
+        case .badToken: "the token is not this upload's"
+        case .offsetMismatch: "the offset is not the upload's durable length; ask OFFSET"
+        case .pastEnd: "the offset is past the upload's declared length"
+        case .uploadFinished: "the upload is complete and stored; its ID is its receipt"
+        case .uploadExpired: "the upload expired or made no progress for too long and was removed; start again"
+        case .takenOver: "another connection took this upload over"
         }
     }
 }

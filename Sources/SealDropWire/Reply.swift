@@ -5,7 +5,9 @@ public import NIOCore
 /// On the wire:
 /// - ``ok(receipt:)``: `OK <receipt>` `LF`;
 /// - ``error(_:_:)``: `ERR <code> <reason>` `LF`;
-/// - ``document(_:)``: `OK <byte-count>` `LF`, then exactly that many bytes.
+/// - ``document(_:)``: `OK <byte-count>` `LF`, then exactly that many bytes;
+/// - ``created(upload:token:)``: `OK <upload-id> <token>` `LF`;
+/// - ``offset(_:)``: `OK <offset>` `LF`.
 ///
 /// A reply never carries bytes the client sent: receipts are server-made tokens, reasons are
 /// fixed text and are sanitised again when written.
@@ -18,6 +20,11 @@ public enum Reply: Sendable, Equatable {
     /// The answer to `KEYS`: the recipients document (UTF-8 text, one public key per line, `#`
     /// comment lines), sent as `OK <n>` and then its `n` bytes.
     case document(ByteBuffer)
+    /// The answer to `CREATE`: the new upload's ID (also its receipt once complete) and its
+    /// secret token, each 1 to ``maxReceiptLength`` characters as for a receipt.
+    case created(upload: String, token: String)
+    /// The answer to `OFFSET`: how many bytes of the upload the server holds durably.
+    case offset(UInt64)
 
     /// The longest receipt ``ok(receipt:)`` may carry.
     public static let maxReceiptLength = 128
@@ -71,6 +78,17 @@ public enum Reply: Sendable, Equatable {
             buffer.writeString(code.rawValue)
             buffer.writeInteger(ASCII.space)
             buffer.writeString(Self.sanitizedReason(reason, default: code.defaultReason))
+            buffer.writeInteger(ASCII.lf)
+        case .created(let upload, let token):
+            precondition(Self.isValidReceipt(upload) && Self.isValidReceipt(token), "an upload ID and token are receipt-shaped")
+            buffer.writeStaticString("OK ")
+            buffer.writeString(upload)
+            buffer.writeInteger(ASCII.space)
+            buffer.writeString(token)
+            buffer.writeInteger(ASCII.lf)
+        case .offset(let offset):
+            buffer.writeStaticString("OK ")
+            buffer.writeString(String(offset))
             buffer.writeInteger(ASCII.lf)
         case .document(let document):
             buffer.writeStaticString("OK ")

@@ -11,13 +11,36 @@ public enum Verb: String, Sendable, CaseIterable {
     case sealed = "SEALED"
     /// `KEYS`: no length and no body; the server replies with the current recipients document.
     case keys = "KEYS"
+    /// `CREATE <length>`: no body; begins a resumable sealed upload of `length` bytes. The server
+    /// answers the upload's ID and a secret token.
+    case create = "CREATE"
+    /// `OFFSET`, with the `Upload` and `Token` headers: no length and no body; the server answers
+    /// how many bytes of the upload it holds durably.
+    case offset = "OFFSET"
+    /// `APPEND <length>`, with the `Upload`, `Token` and `Offset` headers: the body is the rest of
+    /// the upload from that offset. The server answers the receipt once the whole upload is stored.
+    case append = "APPEND"
 
-    /// Whether the request line carries a body length after this verb.
-    public var takesBody: Bool {
+    /// Whether the request line carries a length after this verb.
+    public var takesLength: Bool {
         switch self {
-        case .put, .sealed: true
-        case .keys: false
+        case .put, .sealed, .create, .append: true
+        case .keys, .offset: false
         }
+    }
+
+    /// Whether the length is the length of a body that follows the head (for `CREATE` it is the
+    /// length of the upload to come, and no body follows).
+    public var hasBody: Bool {
+        switch self {
+        case .put, .sealed, .append: true
+        case .keys, .offset, .create: false
+        }
+    }
+
+    /// Whether the verb works on a resumable upload named by the `Upload` and `Token` headers.
+    public var namesUpload: Bool {
+        self == .offset || self == .append
     }
 }
 
@@ -30,14 +53,25 @@ public enum Verb: String, Sendable, CaseIterable {
 public struct RequestHead: Sendable, Hashable {
     /// The request's verb.
     public var verb: Verb
-    /// The declared body length in bytes; `0` for ``Verb/keys``.
+    /// The declared body length in bytes; `0` for the verbs without a body (``Verb/keys``,
+    /// ``Verb/offset``, ``Verb/create``).
     public var contentLength: UInt64
+    /// For ``Verb/create``, the length of the upload to come; otherwise nil.
+    public var uploadLength: UInt64?
     /// The `Name` header: the original file name, as the client sent it.
     public var name: String?
     /// The `Message` header: a short note for the newsroom.
     public var message: String?
     /// The `Type` header: the file's media type, unchecked.
     public var mediaType: String?
+    /// The `Upload` header: the ID of a resumable upload, as the client sent it (unchecked).
+    public var upload: String?
+    /// The `Token` header: the secret token of a resumable upload, as the client sent it. Never
+    /// log or print it.
+    public var token: String?
+    /// The `Offset` header: where an `APPEND` body starts in the upload, as the client sent it
+    /// (the server parses it like a length).
+    public var offset: String?
 
     /// Creates a request head.
     ///
@@ -47,18 +81,30 @@ public struct RequestHead: Sendable, Hashable {
     ///   - name: The `Name` header, if sent.
     ///   - message: The `Message` header, if sent.
     ///   - mediaType: The `Type` header, if sent.
+    ///   - uploadLength: For `CREATE`, the upload's declared length.
+    ///   - upload: The `Upload` header, if sent.
+    ///   - token: The `Token` header, if sent.
+    ///   - offset: The `Offset` header, if sent.
     public init(
         verb: Verb,
         contentLength: UInt64,
         name: String? = nil,
         message: String? = nil,
-        mediaType: String? = nil
+        mediaType: String? = nil,
+        uploadLength: UInt64? = nil,
+        upload: String? = nil,
+        token: String? = nil,
+        offset: String? = nil
     ) {
         self.verb = verb
         self.contentLength = contentLength
         self.name = name
         self.message = message
         self.mediaType = mediaType
+        self.uploadLength = uploadLength
+        self.upload = upload
+        self.token = token
+        self.offset = offset
     }
 }
 

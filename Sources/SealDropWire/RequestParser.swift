@@ -89,7 +89,10 @@ struct RequestParser: Sendable {
                     limits: self.limits
                 )
                 buffer.moveReaderIndex(forwardBy: line.consumed)
-                self.state = .headers(PartialHead(head: RequestHead(verb: verb, contentLength: length)))
+                let head = verb.hasBody
+                    ? RequestHead(verb: verb, contentLength: length)
+                    : RequestHead(verb: verb, contentLength: 0, uploadLength: verb == .create ? length : nil)
+                self.state = .headers(PartialHead(head: head))
 
             case .headers(var partial):
                 guard let line = try self.nextLine(in: buffer) else { return nil }
@@ -227,14 +230,14 @@ struct RequestParser: Sendable {
         guard let verb = Verb.allCases.first(where: { $0.rawValue.utf8.elementsEqual(verbBytes) }) else {
             throw ProtocolError(.unknownVerb)
         }
-        guard verb.takesBody else {
+        guard verb.takesLength else {
             guard verbEnd == rest.endIndex else {
-                throw ProtocolError(.badLength, "KEYS takes no length")
+                throw ProtocolError(.badLength, "KEYS and OFFSET take no length")
             }
             return (verb, 0)
         }
         guard verbEnd < rest.endIndex else {
-            throw ProtocolError(.badLength, "PUT and SEALED need a length")
+            throw ProtocolError(.badLength, "PUT, SEALED, CREATE and APPEND need a length")
         }
         let length = try Self.parseLength(rest[(verbEnd + 1)..<rest.endIndex])
         guard length <= limits.maxBodyBytes else {
@@ -268,13 +271,38 @@ struct RequestParser: Sendable {
     // MARK: Header lines
 
     private enum KnownHeader: CaseIterable {
-        case name, message, type
+        case name, message, type, upload, token, offset
 
         var lowercasedName: String.UTF8View {
             switch self {
             case .name: "name".utf8
             case .message: "message".utf8
             case .type: "type".utf8
+            case .upload: "upload".utf8
+            case .token: "token".utf8
+            case .offset: "offset".utf8
+            }
+        }
+
+        var keyPath: WritableKeyPath<RequestHead, String?> {
+            switch self {
+            case .name: \.name
+            case .message: \.message
+            case .type: \.mediaType
+            case .upload: \.upload
+            case .token: \.token
+            case .offset: \.offset
+            }
+        }
+
+        var duplicateReason: String {
+            switch self {
+            case .name: "duplicate Name header"
+            case .message: "duplicate Message header"
+            case .type: "duplicate Type header"
+            case .upload: "duplicate Upload header"
+            case .token: "duplicate Token header"
+            case .offset: "duplicate Offset header"
             }
         }
     }
@@ -301,18 +329,9 @@ struct RequestParser: Sendable {
         let known = KnownHeader.allCases.first { header in
             header.lowercasedName.elementsEqual(name.lazy.map(ASCII.lowercased))
         }
-        switch known {
-        case .name:
-            guard head.name == nil else { throw ProtocolError(.badHeader, "duplicate Name header") }
-            head.name = text
-        case .message:
-            guard head.message == nil else { throw ProtocolError(.badHeader, "duplicate Message header") }
-            head.message = text
-        case .type:
-            guard head.mediaType == nil else { throw ProtocolError(.badHeader, "duplicate Type header") }
-            head.mediaType = text
-        case nil:
-            break
+        if let known {
+            guard head[keyPath: known.keyPath] == nil else { throw ProtocolError(.badHeader, known.duplicateReason) }
+            head[keyPath: known.keyPath] = text
         }
     }
 

@@ -128,45 +128,60 @@ struct PipelineTests {
         #expect(await refusal { _ = try await setup.pipeline.begin(.sealed, length: (8 << 30) + 1, eventLoop: setup.eventLoop) } == .tooLarge)
     }
 
-    @Test("a kept sealed upload reopens at its durable offset, cut back past what was never synced, and completes byte for byte")
+    @Test("a resumable upload is kept at its durable offset, cut back past what was never synced, and completes byte for byte")
     func keepAndReopen() async throws {
         let setup = try await Setup()
         let envelope = try setup.envelope(testBytes(count: 300_000))
         let length = UInt64(envelope.count)
-        let first = try await setup.pipeline.begin(.sealed, length: length, eventLoop: setup.eventLoop)
+        let (id, token) = try await setup.pipeline.createResumable(length: length, eventLoop: setup.eventLoop)
+        #expect(setup.partialFiles() == ["\(id.text).partial", "\(id.text).state"])
+        let hold = try await setup.pipeline.claimResumable(id.text, token: token, interrupt: {}, eventLoop: setup.eventLoop)
+        #expect(hold.state.offset == 0 && hold.state.length == length && hold.state.status == .open)
+        let first = try await setup.pipeline.reopen(hold, eventLoop: setup.eventLoop)
         try await setup.append(Array(envelope[..<120_000]), to: first)
-        let durable = try await first.keep()
-        #expect(durable == 120_000)
-        #expect(setup.partialFiles() == ["\(first.id.text).offset", "\(first.id.text).partial"])
+        #expect(try await first.keep() == 120_000)
+        setup.pipeline.release(hold)
         #expect(setup.folder.tempFiles().isEmpty && setup.folder.inboxFiles().isEmpty)
-        // Keeping tells no more than the day: the kept file, its record and both folders it
-        // touched carry the day's start, not the moment.
-        let keptPaths = [setup.partial, setup.folder.path + "/tmp"] + setup.partialFiles().map { "\(setup.partial)/\($0)" }
+        // The record holds no token, only its hash, and nothing the source sent.
+        let record = try String(contentsOfFile: "\(setup.partial)/\(id.text).state", encoding: .utf8)
+        #expect(!record.contains(token) && record.contains("offset: 120000\n") && record.contains("status: open\n"))
+        // Keeping tells no more than the day: the kept file, its record and the folder carry
+        // the day's start, not the moment.
+        let keptPaths = [setup.partial] + setup.partialFiles().map { "\(setup.partial)/\($0)" }
         #expect(timesNotAtMidnight(keptPaths).isEmpty, "\(timesNotAtMidnight(keptPaths))")
         // Bytes that reached the file but were never recorded (a crash between a write and the
-        // next record) are cut off when the upload is reopened.
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(setup.partial)/\(first.id.text).partial"))
+        // next record) are cut off when the daemon starts again.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(setup.partial)/\(id.text).partial"))
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(repeating: 0xEE, count: 5_000))
         try handle.close()
         #expect(try setup.spool.recoverKeptUploads() == 1)
-        let resumed = try await setup.pipeline.reopen(first.id, length: length, eventLoop: setup.eventLoop)
-        #expect(resumed.id == first.id && resumed.receivedBytes == 120_000)
+        #expect(await refusal { _ = try await setup.pipeline.claimResumable(id.text, token: String(token.reversed()), interrupt: {}, eventLoop: setup.eventLoop) } == .badToken)
+        let again = try await setup.pipeline.claimResumable(id.text, token: token, interrupt: {}, eventLoop: setup.eventLoop)
+        #expect(again.state.offset == 120_000)
+        let resumed = try await setup.pipeline.reopen(again, eventLoop: setup.eventLoop)
+        #expect(resumed.id == id && resumed.receivedBytes == 120_000)
         try await setup.append(Array(envelope[120_000...]), to: resumed)
-        let id = try await resumed.commit()
-        #expect(id == first.id)
+        #expect(try await resumed.commit() == id)
+        setup.pipeline.release(again)
         #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: setup.folder.submission(id.text)))) == envelope)
-        #expect(setup.partialFiles().isEmpty)
+        // The data moved to the inbox; the record stays, saying so, for a client that lost the receipt.
+        #expect(setup.partialFiles() == ["\(id.text).state"])
         let committedPaths = [setup.folder.submission(id.text), setup.folder.inbox, setup.partial]
         #expect(timesNotAtMidnight(committedPaths).isEmpty, "\(timesNotAtMidnight(committedPaths))")
-        #expect(await refusal { _ = try await setup.pipeline.reopen(id, length: length, eventLoop: setup.eventLoop) } == .unknownUpload)
+        #expect(await refusal { _ = try await setup.pipeline.claimResumable(id.text, token: token, interrupt: {}, eventLoop: setup.eventLoop) } == .uploadFinished)
+        #expect(await refusal { _ = try await setup.pipeline.claimResumable(SubmissionID.random().text, token: token, interrupt: {}, eventLoop: setup.eventLoop) } == .unknownUpload)
         // A plaintext upload cannot be kept: its sealing state lives only in memory.
         let plain = try await setup.pipeline.begin(.plaintext(name: nil, mediaType: nil, message: nil), length: nil, eventLoop: setup.eventLoop)
         #expect(await refusal { _ = try await plain.keep() } == .notResumable)
+        await plain.abort()
         // Kept before its header was whole, an upload starts again from its first byte.
-        let early = try await setup.pipeline.begin(.sealed, length: length, eventLoop: setup.eventLoop)
+        let other = try await setup.pipeline.createResumable(length: length, eventLoop: setup.eventLoop)
+        let earlyHold = try await setup.pipeline.claimResumable(other.id.text, token: other.token, interrupt: {}, eventLoop: setup.eventLoop)
+        let early = try await setup.pipeline.reopen(earlyHold, eventLoop: setup.eventLoop)
         try await setup.append(Array(envelope[..<100]), to: early)
         #expect(try await early.keep() == 0)
+        setup.pipeline.release(earlyHold)
     }
 
     @Test("the quota is charged as bytes arrive, and only then refused; each file (a submission, its record) costs at least an empty submission and an inode")

@@ -60,13 +60,14 @@ struct RequestFuzzer {
     /// in any case, UTF-8 values, and an exact body.
     mutating func validRequest() -> [UInt8] {
         let verb = self.pick(Verb.allCases)
-        let declared = verb.takesBody ? Int.random(in: 0...300, using: &self.rng) : 0
+        let length = verb.takesLength ? Int.random(in: 0...300, using: &self.rng) : 0
+        let declared = verb.hasBody ? length : 0
         var bytes = "SEALDROP/1 \(verb.rawValue)".bytes
-        if verb.takesBody {
-            bytes += " \(declared)".bytes
+        if verb.takesLength {
+            bytes += " \(length)".bytes
         }
         bytes += self.pick(["\n".bytes, "\r\n".bytes])
-        var names = ["Name", "Message", "Type", "X-Foo", "X-Bar"].filter { _ in self.chance(50) }
+        var names = ["Name", "Message", "Type", "Upload", "Token", "Offset", "X-Foo", "X-Bar"].filter { _ in self.chance(50) }
         names.shuffle(using: &self.rng)
         for name in names {
             let spelled = self.chance(50) ? name : name.uppercased()

@@ -93,6 +93,11 @@ struct RefusalTests {
             "SEALED",
             "KEYS 5",
             "KEYS 0",
+            "CREATE",
+            "CREATE -1",
+            "APPEND",
+            "APPEND 007",
+            "OFFSET 0",
         ]
     )
     func absurdLength(requestLineTail: String) throws {
@@ -265,5 +270,9 @@ struct HeaderRefusalTests {
         try expectHeadRefusal("SEALDROP/1 PUT 0\nName: a\nNAME: a\n\n".bytes, .badHeader)
         try expectHeadRefusal("SEALDROP/1 PUT 0\nmessage: a\nMessage: b\n\n".bytes, .badHeader)
         try expectHeadRefusal("SEALDROP/1 PUT 0\nType: a\r\ntype:\r\n\r\n".bytes, .badHeader)
+        // Two tokens or two offsets could let a server and a proxy disagree on which counts.
+        try expectHeadRefusal("SEALDROP/1 OFFSET\nUpload: a\nToken: a\ntoken: b\n\n".bytes, .badHeader)
+        try expectHeadRefusal("SEALDROP/1 APPEND 1\nUpload: a\nUPLOAD: a\n\n".bytes, .badHeader)
+        try expectHeadRefusal("SEALDROP/1 APPEND 1\nOffset: 0\nOffset: 0\n\n".bytes, .badHeader)
     }
 }

@@ -59,6 +59,14 @@ struct ReplyTests {
         }
     }
 
+    @Test("CREATE: OK <upload> <token>; OFFSET: OK <offset>")
+    func resumableReplies() {
+        #expect(wire(.created(upload: "k7q2m4xw3bz5r6tn2a4pdv7e", token: "0123456789abcdef0123456789abcdef"))
+            == "OK k7q2m4xw3bz5r6tn2a4pdv7e 0123456789abcdef0123456789abcdef\n")
+        #expect(wire(.offset(0)) == "OK 0\n")
+        #expect(wire(.offset(268_435_456)) == "OK 268435456\n")
+    }
+
     @Test("ReplyEncoder writes the same bytes in a pipeline")
     func encoder() throws {
         let channel = EmbeddedChannel(handler: MessageToByteHandler(ReplyEncoder()))
@@ -73,7 +81,8 @@ struct ReplyTests {
         #expect(ErrorCode.allCases.map(\.rawValue) == [
             "bad-request", "unsupported-version", "unknown-verb", "bad-length", "too-large", "header-too-long",
             "too-many-headers", "bad-header", "trailing-data", "truncated", "header-timeout", "idle-timeout", "busy",
-            "quota", "disk-full", "bad-envelope", "not-addressed", "server-error",
+            "quota", "disk-full", "bad-envelope", "not-addressed", "server-error", "unknown-upload", "bad-token",
+            "offset-mismatch", "past-end", "upload-finished", "upload-expired", "taken-over",
         ])
         for code in ErrorCode.allCases {
             #expect(code.rawValue.utf8.allSatisfy { $0 == UInt8(ascii: "-") || (0x61...0x7A).contains($0) })

@@ -83,6 +83,22 @@ let samples: [Sample] = [
         expecting: RequestHead(verb: .keys, contentLength: 0)
     ),
     Sample(
+        "CREATE: a length, and no body",
+        head: "SEALDROP/1 CREATE 268435456\n\n",
+        expecting: RequestHead(verb: .create, contentLength: 0, uploadLength: 268_435_456)
+    ),
+    Sample(
+        "OFFSET with its headers",
+        head: "SEALDROP/1 OFFSET\nUpload: k7q2m4xw3bz5r6tn2a4pdv7e\nTOKEN: 0123456789abcdef0123456789abcdef\n\n",
+        expecting: RequestHead(verb: .offset, contentLength: 0, upload: "k7q2m4xw3bz5r6tn2a4pdv7e", token: "0123456789abcdef0123456789abcdef")
+    ),
+    Sample(
+        "APPEND: the body is the rest of the upload",
+        head: "SEALDROP/1 APPEND 3\r\nUpload: u\r\nToken: t\r\nOffset: 65553\r\n\r\n",
+        body: [1, 2, 3],
+        expecting: RequestHead(verb: .append, contentLength: 3, upload: "u", token: "t", offset: "65553")
+    ),
+    Sample(
         "zero-byte PUT",
         head: "SEALDROP/1 PUT 0\nName: empty.txt\n\n",
         expecting: RequestHead(verb: .put, contentLength: 0, name: "empty.txt")
