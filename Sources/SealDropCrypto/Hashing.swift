@@ -50,20 +50,26 @@ public enum KeyDerivation {
 }
 
 extension BLAKE2b {
-    /// BLAKE2b over data that arrives in pieces (`crypto_generichash_init`/`update`/`final`),
-    /// unkeyed: the hash of a whole file read once, for records and comparisons.
+    /// BLAKE2b over data that arrives in pieces (`crypto_generichash_init`/`update`/`final`):
+    /// the hash of a whole file read once, for records and comparisons; keyed, a MAC of it.
     public final class Hasher {
         private let state: UnsafeMutableRawPointer
         private let outputLength: Int
         private var finished = false
 
-        /// Starts a hash of `outputLength` bytes (16...64).
-        public init(outputLength: Int = 32) {
+        /// Starts a hash of `outputLength` bytes (16...64), keyed with `key` if given.
+        public init(outputLength: Int = 32, key: SymmetricKey? = nil) {
             ensureSodium()
             precondition((Int(crypto_generichash_bytes_min())...Int(crypto_generichash_bytes_max())).contains(outputLength))
             self.outputLength = outputLength
             state = UnsafeMutableRawPointer.allocate(byteCount: crypto_generichash_statebytes(), alignment: 64)
-            _ = crypto_generichash_init(OpaquePointer(state), nil, 0, outputLength)
+            if let key {
+                key.withUnsafeBytes { k in
+                    _ = crypto_generichash_init(OpaquePointer(state), k.baseAddress!.assumingMemoryBound(to: UInt8.self), k.count, outputLength)
+                }
+            } else {
+                _ = crypto_generichash_init(OpaquePointer(state), nil, 0, outputLength)
+            }
         }
 
         deinit { state.deallocate() }

@@ -22,6 +22,28 @@ public final class SecretStreamPusher {
     /// The stream header; write it before the first chunk.
     public let header: SecretStreamHeader
 
+    /// Bytes of the pusher's state (`crypto_secretstream_xchacha20poly1305_statebytes`, 52):
+    /// what ``copyState(into:)`` writes and ``init(header:state:)`` reads.
+    public static var stateByteCount: Int { Int(crypto_secretstream_xchacha20poly1305_statebytes()) }
+
+    /// Continues a stream from a state saved with ``copyState(into:)``: the chunks it pushes
+    /// are exactly those the saved pusher would have pushed next. Pushing is deterministic given
+    /// the state and the chunks, so a sender can produce a part of its stream again without
+    /// keeping the ciphertext.
+    public init(header: SecretStreamHeader, state saved: UnsafeRawBufferPointer) {
+        ensureSodium()
+        precondition(saved.count == Self.stateByteCount, "a secretstream state is \(Self.stateByteCount) bytes")
+        state = SecureBytes(copying: saved)
+        self.header = header
+    }
+
+    /// Copies the current state (a secret: it encrypts the rest of the stream) into
+    /// `destination`, ``stateByteCount`` bytes, which should be guarded memory.
+    public func copyState(into destination: UnsafeMutableRawBufferPointer) {
+        precondition(destination.count == Self.stateByteCount, "a secretstream state is \(Self.stateByteCount) bytes")
+        state.withUnsafeBytes { destination.copyMemory(from: $0) }
+    }
+
     /// Starts a stream under `key`.
     public init(key: SymmetricKey) {
         ensureSodium()

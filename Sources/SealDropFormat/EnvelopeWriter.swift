@@ -32,11 +32,14 @@ public final class EnvelopeWriter {
     /// Content capacity (length field excluded) of the chunks emitted so far.
     private var emittedCapacity: UInt64 = 0
     private var finished = false
+    /// The stream's states at chunk boundaries, if the writer keeps them (see ``SealingCheckpoints``).
+    public let checkpoints: SealingCheckpoints?
 
     /// Starts a submission sealed to every key in `recipients` (1...32), with `metadata` in
     /// its first chunk. If `metadata.size` is set, ``finish(emit:)`` checks the content had
-    /// exactly that length.
-    public init(recipients: [PublicKey], metadata: Metadata, fileKey: FileKey = FileKey()) throws(SealingError) {
+    /// exactly that length; then, with `keepingCheckpoints`, the writer keeps ``checkpoints``
+    /// as it seals, from which any part of the envelope can be sealed again.
+    public init(recipients: [PublicKey], metadata: Metadata, fileKey: FileKey = FileKey(), keepingCheckpoints: Bool = false) throws(SealingError) {
         if let size = metadata.size, size > Layout.maxContentLength { throw .contentTooLarge }
         let json = try metadata.encoded()
         let metadataLength = Self.metadataChunkLength(forJSONByteCount: json.count)
@@ -58,6 +61,25 @@ public final class EnvelopeWriter {
         }
         first += sealedMetadata
         prefix = first
+        if keepingCheckpoints, let size = metadata.size {
+            let checkpoints = SealingCheckpoints(header: header, prefix: first, streamHeader: pusher.header, contentLength: size)
+            checkpoints.record(beforeChunk: 0, from: pusher)
+            self.checkpoints = checkpoints
+        } else {
+            checkpoints = nil
+        }
+    }
+
+    /// A writer positioned before payload chunk `chunk` of the envelope `checkpoints` describe,
+    /// its stream continued from `pusher` (see ``SealingCheckpoints/writer(at:)``).
+    init(resuming checkpoints: SealingCheckpoints, pusher: SecretStreamPusher, chunk: UInt64) {
+        self.pusher = pusher
+        self.checkpoints = checkpoints
+        header = checkpoints.header
+        prefix = checkpoints.prefix
+        declaredSize = checkpoints.contentLength
+        emittedCapacity = chunk * UInt64(Layout.chunkCapacity)
+        contentLength = Swift.min(emittedCapacity, checkpoints.contentLength)
     }
 
     /// The metadata chunk's plaintext length for a JSON text of `count` bytes: the length
@@ -127,6 +149,7 @@ public final class EnvelopeWriter {
     private func sealChunk(plaintextLength: Int, tag: SecretStreamTag, output: SealInto) rethrows {
         let count = buffered
         let pusher = self.pusher
+        checkpoints?.record(beforeChunk: emittedCapacity / UInt64(Layout.chunkCapacity), from: pusher)
         try plaintext.withUnsafeMutableBytes { chunk in
             chunk.copyBytes(from: bigEndian32(UInt32(count)))
             // Filler after the content is zero.

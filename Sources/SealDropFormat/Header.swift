@@ -20,6 +20,21 @@ public final class FileKey {
 
     package var macKey: SymmetricKey { KeyDerivation.derive(from: key, id: 1, context: "SEALDROP") }
     package var streamKey: SymmetricKey { KeyDerivation.derive(from: key, id: 2, context: "SEALDROP") }
+
+    /// The key of a keyed hash of the content (id 3), with which a sender that resumes an
+    /// upload checks the file is still the one it began sealing. Never written into an envelope.
+    public var contentCheckKey: SymmetricKey { KeyDerivation.derive(from: key, id: 3, context: "SEALDROP") }
+
+    /// The key's 32 bytes, for a sender that must keep them to resume (its state file).
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try key.withUnsafeBytes(body)
+    }
+
+    /// A file key from 32 bytes a sender kept; nil for another length.
+    public convenience init?(bytes: UnsafeRawBufferPointer) {
+        guard let key = try? SymmetricKey(bytes: SecureBytes(copying: bytes)) else { return nil }
+        self.init(key)
+    }
 }
 
 /// The header of a v1 submission (see <doc:FormatV1>). Parsing it needs no key; verifying its
