@@ -63,6 +63,12 @@ public final class FileReader: ByteSource {
     /// The file's device and inode, to recognise the same file under two names.
     public func identity() -> (device: UInt64, inode: UInt64)? { fileIdentity(fd: fd) }
 
+    /// Moves to `offset` from the start (a regular file only), to read from there again.
+    public func seek(to offset: UInt64) throws(CLIError) {
+        guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { throw CLIError("cannot read \(path) again from byte \(offset): \(errnoText())") }
+        bytesRead = offset
+    }
+
     /// The size of a regular file; nil for pipes and terminals.
     public func regularFileSize() -> UInt64? {
         var info = stat()

@@ -73,8 +73,28 @@ public struct DropClient: Sendable {
         first.writeString("SEALDROP/1 SEALED \(total)\n\n")
         first.writeBytes(writer.prefix)
         try connection.send(first)
-        var sent = UInt64(writer.prefix.count)
+        let sent = try streamSealed(input, with: writer, over: connection, sent: UInt64(writer.prefix.count), limit: total, progress: progress)
+        guard sent == total else {
+            connection.abort()
+            throw .fileChanged
+        }
+        return try Self.receipt(in: connection.finishAndReadLine())
+    }
 
+    /// The receipt of an `OK <receipt>` line; any other line is the drop's refusal.
+    static func receipt(in line: String) throws(SendFailure) -> String {
+        guard line.hasPrefix("OK "), Reply.isValidReceipt(String(line.dropFirst(3))) else { throw .refused(line) }
+        return String(line.dropFirst(3))
+    }
+
+    /// Reads `input` ahead, seals it with `writer` (to its end, then finishes) straight into
+    /// buffers sent on `connection`; the first `skip` sealed bytes are dropped (sealed again only
+    /// to reach an offset). `sent` envelope bytes were sent before; more than `limit` in all
+    /// means the file grew (``SendFailure/fileChanged``). Returns the bytes sent in all. Any
+    /// failure aborts the connection, so that the drop keeps nothing of a `SEALED` body.
+    func streamSealed(_ input: FileReader, with writer: EnvelopeWriter, over connection: DropConnection, skip: UInt64 = 0,
+                      sent: UInt64, limit: UInt64, progress: (UInt64) -> Void) throws(SendFailure) -> UInt64 {
+        var sent = sent, skip = skip
         let source = ReadAhead(input, zeroAfterUse: true)
         do {
             var more = true
@@ -89,10 +109,15 @@ public struct DropClient: Sendable {
                 }
                 more = try source.nextBlock { content in try writer.append(content, sealingInto: sealInto) }
                 if !more { try writer.finish(sealingInto: sealInto) }
+                let dropped = Int(min(skip, UInt64(sealed.readableBytes)))
+                sealed.moveReaderIndex(forwardBy: dropped)
+                skip -= UInt64(dropped)
                 sent += UInt64(sealed.readableBytes)
-                try connection.send(sealed)
+                guard sent <= limit else { throw SendFailure.fileChanged }
+                if sealed.readableBytes > 0 { try connection.send(sealed) }
                 progress(source.bytesRead)
             }
+            return sent
         } catch let failure as SendFailure {
             connection.abort()
             throw failure
@@ -106,12 +131,5 @@ public struct DropClient: Sendable {
             connection.abort()
             throw .unreadable("cannot send \(input.path): \(error)")
         }
-        guard sent == total else {
-            connection.abort()
-            throw .fileChanged
-        }
-        let line = try connection.finishAndReadLine()
-        guard line.hasPrefix("OK "), Reply.isValidReceipt(String(line.dropFirst(3))) else { throw .refused(line) }
-        return String(line.dropFirst(3))
     }
 }

@@ -31,11 +31,13 @@ public enum SendFailure: Error, Sendable {
     case fileChanged
     /// The file could not be read.
     case unreadable(String)
+    /// A failure on this computer (the state file, sealing), already in plain words.
+    case local(CLIError)
 
     /// Whether the failure concerns one file only, so that the next file may still be sent.
     public var concernsOneFile: Bool {
         switch self {
-        case .fileChanged, .unreadable: true
+        case .fileChanged, .unreadable, .local: true
         case .replyBeforeEnd(let line), .refused(let line): Self.code(of: line) == .tooLarge
         default: false
         }
@@ -91,10 +93,12 @@ public enum SendFailure: Error, Sendable {
             return CLIError("the file changed while it was being sent", hint: "nothing of it was stored; send it again once nothing is writing to it")
         case .unreadable(let why):
             return CLIError(why, hint: "nothing of it was stored; check the file and send it again")
+        case .local(let error):
+            return error
         }
     }
 
-    private static func code(of line: String) -> ErrorCode? {
+    static func code(of line: String) -> ErrorCode? {
         let words = line.split(separator: " ", maxSplits: 2)
         guard words.count >= 2, words[0] == "ERR" else { return nil }
         return ErrorCode(rawValue: String(words[1]))
@@ -105,12 +109,18 @@ public enum SendFailure: Error, Sendable {
         switch code(of: line) {
         case .busy?: return CLIError("the drop is busy", hint: "try again in a few minutes")
         case .quota?, .diskFull?:
-            return CLIError("the drop cannot take more files right now: it is full (\(shown))", hint: "nothing of this file was kept; try again later, in a few hours or a day")
+            return CLIError("the drop cannot take more files right now: it is full (\(shown))", hint: "try again later, in a few hours or a day")
         case .tooLarge?: return CLIError("the file is larger than this drop accepts (\(shown))", hint: "ask the newsroom how to send something this large")
         case .notAddressed?:
             return CLIError("the newsroom changed its keys while you were sending (\(shown))", hint: "nothing of this file was kept; run the same command again")
         case .headerTimeout?, .idleTimeout?:
             return CLIError("the drop gave up waiting for data (\(shown))", hint: "the connection through Tor may be too slow just now; try again later")
+        case .uploadExpired?, .unknownUpload?:
+            return CLIError("the drop no longer has this upload: it expired, or made no progress for too long (\(shown))",
+                            hint: "send the file again as a new upload")
+        case .badToken?:
+            return CLIError("the drop does not accept this upload's token (\(shown))",
+                            hint: "the state file does not belong to this upload; delete it and send the file again as a new upload")
         case .serverError?: return CLIError("the drop could not store the file (\(shown))", hint: "nothing of it was kept; try again later")
         default: return CLIError("the drop refused the upload (\(shown))", hint: "this program and the drop may not match; get the current sealdrop from the newsroom")
         }

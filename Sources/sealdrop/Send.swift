@@ -18,6 +18,14 @@ struct Send: ParsableCommand {
         Each file is its own submission and gets its own receipt, printed on standard output. \
         The exit status is 0 only when every file got a receipt.
 
+        A broken connection does not start the upload over: the drop keeps every byte it \
+        received, and sealdrop resumes from there by itself (up to 8 times in a row without \
+        progress, waiting 1 s, 2 s, 4 s … up to a minute in between). To resume in a later run \
+        too (after the computer slept, or the program was stopped), give --state FILE: it \
+        records the upload and the keys to seal it again. That file shows that this computer \
+        sent something to the drop: keep it in memory (on Tails, not in the Persistent \
+        Storage, for example --state /tmp/upload.state); it is deleted once the receipt arrives.
+
         The drop is reached only through Tor: --tor (Tor Browser open, or the tor service \
         running), --proxy socks5h://HOST:PORT, or the SEALDROP_PROXY environment variable. Each \
         run logs in to Tor with new random credentials, so that its connections get circuits of \
@@ -46,7 +54,22 @@ struct Send: ParsableCommand {
     @Flag(help: "Remove the files' embedded metadata with mat2 first, into a copy in memory.")
     var scrub = false
 
+    @Option(help: ArgumentHelp("Record the upload in FILE, so that running the same command again resumes it (one file; deleted once sent).", valueName: "file"))
+    var state: String?
+
+    @Flag(help: "Send each file in one connection (SEALED), as tools without resumable uploads do: a broken connection then starts it over.")
+    var noResume = false
+
     func validate() throws {
+        if let state {
+            if files.count != 1 { throw ValidationError("--state records one upload: send one file with it") }
+            if files == ["-"] { throw ValidationError("standard input cannot be resumed in a later run: send a file with --state") }
+            if scrub {
+                throw ValidationError("--scrub makes a new cleaned copy each run, which could not resume the same upload: clean the file first (mat2 FILE, or Tails' Metadata Cleaner), then send the cleaned copy with --state")
+            }
+            if noResume { throw ValidationError("--state resumes an upload; --no-resume sends without one") }
+            if state.isEmpty { throw ValidationError("--state needs a file path") }
+        }
         if files.isEmpty { throw ValidationError("name at least one file to send") }
         if recorded.name != nil && files.count > 1 { throw ValidationError("--name names one file; send several files without it (or with --no-name)") }
         if tor && proxy != nil { throw ValidationError("give --tor or --proxy, not both") }
@@ -88,7 +111,13 @@ struct Send: ParsableCommand {
                                         time: recorded.recordedTime, message: note, sealedBy: .source)
                 let bar = ProgressBar(label: escapeForDisplay(input.displayName), total: input.size)
                 do throws(SendFailure) {
-                    let receipt = try client.send(input.reader, metadata: metadata, to: list.recipients) { bar.update($0) }
+                    let receipt: String
+                    if noResume {
+                        receipt = try client.send(input.reader, metadata: metadata, to: list.recipients) { bar.update($0) }
+                    } else {
+                        receipt = try sendResumably(input, metadata: metadata, recipients: list.recipients, client: client,
+                                                    stateFile: state.map(StateFile.init), bar: bar)
+                    }
                     bar.finish()
                     received += 1
                     printLine(isTerminal(1) ? "\(receipt)  \(input.displayName)" : receipt)

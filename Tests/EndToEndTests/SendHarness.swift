@@ -11,7 +11,8 @@ final class SendDrop {
     let key: TestKey
     let signing = SigningSecretKey.generate()
     let spool: String
-    let daemon: RunningDaemon
+    private(set) var daemon: RunningDaemon
+    private let arguments: [String]
 
     /// `unsigned`: the daemon serves a plain recipients document (`--recipient`), no signed list.
     init(unsigned: Bool = false, daemonArguments: [String] = []) throws {
@@ -27,12 +28,23 @@ final class SendDrop {
             try Data(list.text.utf8).write(to: URL(fileURLWithPath: dir.file("list")))
             arguments += ["--signed-recipients", dir.file("list"), "--signing-key", signing.publicKey.text]
         }
+        self.arguments = arguments
         daemon = try RunningDaemon(arguments)
     }
 
-    /// The drop address, pinning `pinned` (by default the newsroom's signing key).
-    func address(pinning pinned: SigningPublicKey? = nil) throws -> String {
-        try DropAddress(host: .loopback([127, 0, 0, 1]), port: UInt16(daemon.port), signingKey: pinned ?? signing.publicKey).text
+    /// Kills the daemon with SIGKILL (no chance to sync or record anything) and starts it again
+    /// on the same port and spool.
+    func killAndRestartDaemon() throws {
+        let port = daemon.port
+        kill(daemon.process.processIdentifier, SIGKILL)
+        daemon.process.waitUntilExit()
+        daemon = try RunningDaemon(arguments.map { $0 == "127.0.0.1:0" ? "127.0.0.1:\(port)" : $0 })
+    }
+
+    /// The drop address, pinning `pinned` (by default the newsroom's signing key), at `port`
+    /// (by default the daemon's).
+    func address(pinning pinned: SigningPublicKey? = nil, port: Int? = nil) throws -> String {
+        try DropAddress(host: .loopback([127, 0, 0, 1]), port: UInt16(port ?? daemon.port), signingKey: pinned ?? signing.publicKey).text
     }
 
     /// The names in the inbox and in the temporary area (uploads in progress or abandoned).
@@ -108,14 +120,14 @@ func waitForListener(port: Int, timeout: Double = 20) -> Bool {
 /// Started with `posix_spawn`, not Foundation's `Process`: dante closes the descriptors it
 /// inherits, which makes `Process` wait for its exit on the thread that reaps every other child.
 final class BackgroundProgram: @unchecked Sendable {
-    private var pid: pid_t = 0
+    private(set) var pid: pid_t = 0
 
-    init(_ executable: String, _ arguments: [String], stderrTo path: String? = nil) throws {
+    init(_ executable: String, _ arguments: [String], stdoutTo output: String? = nil, stderrTo path: String? = nil) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, path ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         // The test runner's threads block signals; the program gets an empty mask and default actions.
         var attributes = posix_spawnattr_t()
@@ -133,7 +145,25 @@ final class BackgroundProgram: @unchecked Sendable {
         guard status == 0 else { throw TestSupportError.commandFailed("cannot start \(executable): \(String(cString: strerror(status)))") }
     }
 
+    private var exited = false
+
+    /// Waits up to `timeout` seconds for the program to end; its exit status (128 + the signal
+    /// if a signal ended it), or nil if it still runs.
+    func waitForExit(timeout: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        var status: Int32 = 0
+        while Date() < deadline {
+            if waitpid(pid, &status, WNOHANG) == pid {
+                exited = true
+                return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            }
+            usleep(20_000)
+        }
+        return nil
+    }
+
     deinit {
+        guard !exited else { return }
         kill(pid, SIGTERM)
         var status: Int32 = 0
         for _ in 0..<100 where waitpid(pid, &status, WNOHANG) == 0 { usleep(20_000) }
