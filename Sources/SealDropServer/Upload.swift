@@ -204,9 +204,14 @@ public final class Upload {
                 if let finished { try? spool.writeState(finished, of: file.id) }
             }.get()
         } catch {
-            await sink.abandon()
-            reservation.release()
-            if resumable != nil { pipeline.resumables.closeOpenSlot() }
+            if resumable != nil {
+                // A resumable upload stays at its last recorded offset, to be completed later.
+                await sink.closeKeepingFile()
+                reservation.store()
+            } else {
+                await sink.abandon()
+                reservation.release()
+            }
             throw pipeline.refusal(for: error)
         }
         if resumable != nil { pipeline.resumables.closeOpenSlot() }
@@ -218,10 +223,12 @@ public final class Upload {
     }
 
     /// Keeps a resumable upload when its connection ends: everything received is written and
-    /// synced, and its record says so (its ``durableBytes``). Returns them.
+    /// synced, and its record says so (its ``durableBytes``). Returns them. After the upload
+    /// ended (it was committed, or its commit failed and left it at its last recorded offset)
+    /// it does nothing.
     public func keep() async throws -> UInt64 {
-        precondition(!ended, "keep after the upload ended")
         guard let resumable else { throw UploadRefusal.notResumable }
+        guard !ended else { return durableBytes }
         ended = true
         defer { leaveLane() }
         let durable = durableBytes

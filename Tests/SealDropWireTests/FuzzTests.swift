@@ -28,8 +28,8 @@ struct RequestFuzzer {
             ? "SEALDROP/1".bytes
             : self.pick(["SEALDROP/2", "SEALDROP/", "SEALDROP/1x", "sealdrop/1", "GET / HTTP/1.1", "SEALDROP/01", ""]).bytes
         let verb = self.chance(90)
-            ? self.pick(["PUT", "SEALED", "KEYS"]).bytes
-            : self.pick(["put", "GET", "PUTS", "", "K\u{1B}EYS"]).bytes
+            ? self.pick(["PUT", "SEALED", "KEYS", "PUT", "SEALED", "CREATE", "OFFSET", "APPEND"]).bytes
+            : self.pick(["put", "GET", "PUTS", "", "K\u{1B}EYS", "append"]).bytes
         let declared = self.chance(80) ? Int.random(in: 0...40, using: &self.rng) : Int.random(in: 0...2000, using: &self.rng)
         var length: [UInt8]
         switch Int.random(in: 0..<10, using: &self.rng) {
@@ -39,10 +39,12 @@ struct RequestFuzzer {
         default: length = String(declared).bytes
         }
         var line = magic + " ".bytes + verb
-        if verb != "KEYS".bytes || self.chance(5) {
+        let takesLength = verb != "KEYS".bytes && verb != "OFFSET".bytes
+        if takesLength || self.chance(5) {
             line += (self.chance(95) ? " " : self.pick(["  ", "\t", ""])).bytes + length
         }
-        return (line + self.lineEnd(), declared)
+        // CREATE's length is the upload's, not a body's.
+        return (line + self.lineEnd(), takesLength && verb != "CREATE".bytes ? declared : 0)
     }
 
     mutating func headerValue() -> [UInt8] {
@@ -89,7 +91,7 @@ struct RequestFuzzer {
         let (line, declared) = self.requestLine()
         var bytes = line
         for _ in 0..<Int.random(in: 0...6, using: &self.rng) {
-            let name = self.pick(["Name", "name", "NAME", "Message", "Type", "X-Foo", "X Foo", "", "Näme", "Name ", "Ty\u{0}pe"])
+            let name = self.pick(["Name", "name", "NAME", "Message", "Type", "Upload", "TOKEN", "Offset", "X-Foo", "X Foo", "", "Näme", "Name ", "Ty\u{0}pe"])
             let separator = self.chance(90) ? ": " : self.pick([":", " ", "", "::"])
             bytes += name.bytes + separator.bytes + self.headerValue() + self.lineEnd()
         }
