@@ -216,19 +216,10 @@ struct ResumableTests {
     @Test("a full disk pauses a resumable upload: the append is refused, the partial kept, and it resumes once space is back",
           .enabled(if: Machine.canMountTmpfs, "mounting a small tmpfs needs root"))
     func diskFullPauses() async throws {
-        let folder = try TemporaryDirectory("sealdropd-resume-disk")
-        let disk = try StorageTests.mountSmallDisk(folder, mebibytes: 16)
-        defer { _ = try? runProcess("/usr/bin/umount", ["-l", disk]) }
-        let spool = disk + "/spool"
-        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        let recipient = Recipient()
-        let logger = Logger(label: "test")
-        let server = try await UploadServer.bind(
-            host: "127.0.0.1", port: 0, spool: try Daemon.openSpool(spool, logger: logger),
-            recipients: try RecipientStore(keyTexts: [recipient.text], filePath: nil), dropKey: .generate(),
-            limits: testLimits { $0.freeDiskReserveBytes = 3 << 20 }, logger: logger
-        )
-        let port = server.localAddress.port!
+        let small = try await StorageTests.SmallDiskDrop(try TemporaryDirectory("sealdropd-resume-disk"), mebibytes: 16,
+                                                         limits: testLimits { $0.freeDiskReserveBytes = 3 << 20 })
+        defer { small.unmount() }
+        let (disk, spool, recipient, server, port) = (small.disk, small.spool, small.recipient, small.server, small.port)
         let plaintext = content(5, size: 12 << 20)
         let envelope = try sealLocally(plaintext, to: [recipient.publicKey])
         try await withThrowingTaskGroup(of: Void.self) { group in

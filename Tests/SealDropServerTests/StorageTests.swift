@@ -25,6 +25,29 @@ struct StorageTests {
         return mountPoint
     }
 
+    /// A daemon (bound, not yet running) whose spool is on a small tmpfs of its own (see
+    /// ``mountSmallDisk(_:mebibytes:inodes:)``), sealing to one new recipient.
+    struct SmallDiskDrop {
+        let disk: String
+        let spool: String
+        let recipient = Recipient()
+        let server: UploadServer
+        var port: Int { server.localAddress.port! }
+
+        init(_ folder: TemporaryDirectory, mebibytes: Int, inodes: Int? = nil, limits: ServerLimits = testLimits()) async throws {
+            disk = try StorageTests.mountSmallDisk(folder, mebibytes: mebibytes, inodes: inodes)
+            spool = disk + "/spool"
+            try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            let logger = Logger(label: "test")
+            server = try await UploadServer.bind(
+                host: "127.0.0.1", port: 0, spool: try Daemon.openSpool(spool, logger: logger),
+                recipients: try RecipientStore(keyTexts: [recipient.text], filePath: nil), dropKey: .generate(), limits: limits, logger: logger
+            )
+        }
+
+        func unmount() { _ = try? runProcess("/usr/bin/umount", ["-l", disk]) }
+    }
+
     /// The sizes of a disk-full case: the disk, and an upload that fits when it starts. The
     /// second case's uploads are large enough to run in a fast lane when the disk fills.
     struct DiskFullCase: Sendable, CustomTestStringConvertible {
@@ -37,18 +60,9 @@ struct StorageTests {
           .enabled(if: Machine.canMountTmpfs, "mounting a small tmpfs needs root (the strace ENOSPC case still runs)"),
           arguments: [DiskFullCase(diskMiB: 4, bodyBytes: 2_500_000), DiskFullCase(diskMiB: 24, bodyBytes: 16 << 20)])
     func diskFull(sizes: DiskFullCase) async throws {
-        let folder = try TemporaryDirectory("sealdropd-disk-full")
-        let disk = try Self.mountSmallDisk(folder, mebibytes: sizes.diskMiB)
-        defer { _ = try? runProcess("/usr/bin/umount", ["-l", disk]) }
-        let spool = disk + "/spool"
-        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        let recipient = Recipient()
-        let logger = Logger(label: "test")
-        let server = try await UploadServer.bind(
-            host: "127.0.0.1", port: 0, spool: try Daemon.openSpool(spool, logger: logger),
-            recipients: try RecipientStore(keyTexts: [recipient.text], filePath: nil), dropKey: .generate(), limits: testLimits(), logger: logger
-        )
-        let port = server.localAddress.port!
+        let small = try await SmallDiskDrop(try TemporaryDirectory("sealdropd-disk-full"), mebibytes: sizes.diskMiB)
+        defer { small.unmount() }
+        let (disk, spool, recipient, server, port) = (small.disk, small.spool, small.recipient, small.server, small.port)
         let inbox = spool + "/inbox", temp = spool + "/tmp"
         @Sendable func entries(_ path: String) -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -91,24 +105,15 @@ struct StorageTests {
     @Test("inode exhaustion: a flood of PUT 0 on a small file system stops at the quota with inodes to spare; once the flood is exported, uploads are stored again",
           .enabled(if: Machine.canMountTmpfs, "mounting a small tmpfs needs root"))
     func inodeFlood() async throws {
-        let folder = try TemporaryDirectory("sealdropd-inodes")
-        // 600 inodes: before each submission cost an inode, about 600 empty uploads took them all.
-        let disk = try Self.mountSmallDisk(folder, mebibytes: 64, inodes: 600)
-        defer { _ = try? runProcess("/usr/bin/umount", ["-l", disk]) }
-        let spool = disk + "/spool"
-        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         // An empty upload is charged its blocks and one for its inode, and as much again for its
         // provenance record: the quota holds 150 of them (300 files).
         let empty = Layout.sealedByteCount(contentLength: 0, recipients: 1, metadataLength: 4096)
         let perFile = (empty + 4095) / 4096 * 4096 + 4096
-        let limits = testLimits { $0.spoolQuotaBytes = 300 * perFile; $0.freeInodeReserve = 100 }
-        let recipient = Recipient()
-        let logger = Logger(label: "test")
-        let server = try await UploadServer.bind(
-            host: "127.0.0.1", port: 0, spool: try Daemon.openSpool(spool, logger: logger),
-            recipients: try RecipientStore(keyTexts: [recipient.text], filePath: nil), dropKey: .generate(), limits: limits, logger: logger
-        )
-        let port = server.localAddress.port!
+        // 600 inodes: before each submission cost an inode, about 600 empty uploads took them all.
+        let small = try await SmallDiskDrop(try TemporaryDirectory("sealdropd-inodes"), mebibytes: 64, inodes: 600,
+                                            limits: testLimits { $0.spoolQuotaBytes = 300 * perFile; $0.freeInodeReserve = 100 })
+        defer { small.unmount() }
+        let (disk, spool, recipient, server, port) = (small.disk, small.spool, small.recipient, small.server, small.port)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
             var stored = 0
