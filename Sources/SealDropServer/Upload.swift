@@ -29,8 +29,8 @@ public final class Upload {
     private var headerChecked: Bool
     private var lane = false
     private var ended = false
-    /// A resumable upload's record as it stood when reopened (its offset updated as it is
-    /// recorded); nil for any other upload.
+    /// A resumable upload's record as it stood when reopened (each new record is this one with
+    /// a new offset); nil for any other upload.
     private let resumable: PartialState?
     /// A resumable upload records its durable offset again once it has produced this many bytes.
     private var nextSync: UInt64 = 0
