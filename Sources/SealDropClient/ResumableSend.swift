@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import SealDropCLISupport
 public import SealDropFormat
 import NIOCore
@@ -101,7 +101,7 @@ extension DropClient {
                     try events(.retrying(reason: reason, attempt: attempt, attempts: policy.attempts, delay: delay))
                     Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
                     offset = nil
-                case .stop, .pause:
+                case .stop, .pause, .unsupported:
                     throw error
                 }
             }
@@ -165,7 +165,7 @@ extension DropClient {
 }
 
 /// What a resumable send does after a failure.
-public enum Resumption: Sendable {
+public enum Resumption: Sendable, Equatable {
     /// The drop already stored the upload: its ID is the receipt.
     case finished
     /// The drop no longer has it: create a new one.
@@ -175,6 +175,9 @@ public enum Resumption: Sendable {
     /// It will not pass soon (the drop is full): stop, but the drop keeps the upload for a
     /// later run.
     case pause(String)
+    /// The drop takes no resumable uploads (it answered `CREATE` with `unknown-verb`): send in
+    /// one connection instead.
+    case unsupported
     /// It will not pass by retrying.
     case stop
 
@@ -182,7 +185,7 @@ public enum Resumption: Sendable {
     public var mayResumeLater: Bool {
         switch self {
         case .retry, .finished, .pause: true
-        case .startOver, .stop: false
+        case .startOver, .unsupported, .stop: false
         }
     }
 }
@@ -204,6 +207,7 @@ extension SendFailure {
             case .idleTimeout?, .headerTimeout?, .truncated?: return .retry("the drop gave up waiting for data")
             case .takenOver?, .offsetMismatch?: return .retry("another connection was still writing")
             case .serverError?: return .retry("the drop could not store data just now")
+            case .unknownVerb?: return .unsupported
             default: return .stop
             }
         default:

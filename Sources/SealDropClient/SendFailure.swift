@@ -118,6 +118,9 @@ public enum SendFailure: Error, Sendable {
         case .uploadExpired?, .unknownUpload?:
             return CLIError("the drop no longer has this upload: it expired, or made no progress for too long (\(shown))",
                             hint: "send the file again as a new upload")
+        case .unknownVerb?:
+            return CLIError("this drop takes no resumable uploads (\(shown))",
+                            hint: "send without --state: sealdrop then sends the file in one connection")
         case .badToken?:
             return CLIError("the drop does not accept this upload's token (\(shown))",
                             hint: "the state file does not belong to this upload; delete it and send the file again as a new upload")

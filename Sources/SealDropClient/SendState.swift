@@ -1,6 +1,6 @@
 import Foundation
 public import SealDropCLISupport
-public import SealDropCrypto
+import SealDropCrypto
 public import SealDropFormat
 
 /// What `sealdrop send --state FILE` keeps so that a later run can resume the same upload:

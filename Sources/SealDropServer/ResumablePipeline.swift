@@ -21,9 +21,10 @@ public struct ResumableHold: Sendable {
 extension UploadPipeline {
     /// Creates an empty resumable upload of `length` bytes (a sealed envelope's size) and
     /// returns its ID and secret token; the record keeps only the token's hash. Throws
-    /// ``UploadRefusal``: `tooLarge`, `badEnvelope` for a length no envelope can have,
-    /// `tooManyPartialUploads`, `quota`, `diskFull`.
+    /// ``UploadRefusal``: `resumableUploadsOff`, `tooLarge`, `badEnvelope` for a length no
+    /// envelope can have, `tooManyPartialUploads`, `quota`, `diskFull`.
     public func createResumable(length: UInt64, eventLoop: any EventLoop) async throws -> (id: SubmissionID, token: String) {
+        guard limits.maxPartialUploads > 0 else { throw UploadRefusal.resumableUploadsOff }
         guard length <= limits.maxBodyBytes else { throw UploadRefusal.tooLarge }
         // The smallest envelope: one recipient, one metadata block, no content.
         guard length >= Layout.sealedByteCount(contentLength: 0, recipients: 1, metadataLength: Layout.metadataBlockByteCount) else {

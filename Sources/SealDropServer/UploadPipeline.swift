@@ -2,7 +2,7 @@ import Foundation
 public import Logging
 public import NIOCore
 public import NIOPosix
-public import SealDropFormat
+import SealDropFormat
 import SealDropKeys
 public import SealDropStore
 

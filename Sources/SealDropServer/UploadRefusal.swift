@@ -36,6 +36,8 @@ public enum UploadRefusal: Error, Equatable, Sendable {
     case takenOver
     /// As many resumable uploads are open as the daemon allows.
     case tooManyPartialUploads
+    /// The daemon takes no resumable uploads (`max-partial-uploads: 0`).
+    case resumableUploadsOff
     /// Only a resumable upload can be kept: a plaintext upload's sealing state lives only in
     /// memory.
     case notResumable
@@ -66,6 +68,7 @@ extension ProtocolError {
         case .uploadExpired: self.init(.uploadExpired)
         case .takenOver: self.init(.takenOver)
         case .tooManyPartialUploads: self.init(.busy, "too many resumable uploads are open, try again later")
+        case .resumableUploadsOff: self.init(.unknownVerb, "this drop takes no resumable uploads; send with SEALED")
         case .notResumable, .serverError: self.init(.serverError)
         case .shuttingDown: self.init(.busy, "the server is shutting down; the upload was discarded, try again later")
         }

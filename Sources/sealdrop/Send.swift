@@ -106,17 +106,26 @@ struct Send: ParsableCommand {
             if talking { diagnostics.note("keys verified: signed by the newsroom's key \(list.signingKey.fingerprint), valid until \(formatUTC(list.expires)) UTC") }
 
             var received = 0, failed = 0
+            // Until the drop says it takes no resumable uploads.
+            var resumable = true
             for input in inputs {
                 let metadata = Metadata(name: recorded.recordedName(for: input.path), size: input.size,
                                         time: recorded.recordedTime, message: note, sealedBy: .source)
                 let bar = ProgressBar(label: escapeForDisplay(input.displayName), total: input.size)
                 do throws(SendFailure) {
                     let receipt: String
-                    if noResume {
+                    if noResume || !resumable {
                         receipt = try client.send(input.reader, metadata: metadata, to: list.recipients) { bar.update($0) }
                     } else {
-                        receipt = try sendResumably(input, metadata: metadata, recipients: list.recipients, client: client,
-                                                    stateFile: state.map(StateFile.init), bar: bar)
+                        do throws(SendFailure) {
+                            receipt = try sendResumably(input, metadata: metadata, recipients: list.recipients, client: client,
+                                                        stateFile: state.map(StateFile.init), bar: bar)
+                        } catch where error.resumption == .unsupported && state == nil {
+                            bar.finish()
+                            diagnostics.note("this drop takes no resumable uploads: sending each file in one connection (a broken connection starts it over)")
+                            resumable = false
+                            receipt = try client.send(input.reader, metadata: metadata, to: list.recipients) { bar.update($0) }
+                        }
                     }
                     bar.finish()
                     received += 1

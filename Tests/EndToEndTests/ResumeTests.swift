@@ -112,6 +112,23 @@ struct ResumeTests {
         try Self.expectDelivered(drop, receipt: try String(contentsOfFile: output, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), file: file)
     }
 
+    @Test("a drop that takes no resumable uploads answers CREATE with unknown-verb; send falls back to one connection, and --state says why")
+    func resumableOff() throws {
+        let drop = try SendDrop(daemonArguments: ["--max-partial-uploads", "0"])
+        let file = drop.dir.file("leak.bin")
+        let content = Data(testBytes(count: 300_000))
+        try content.write(to: URL(fileURLWithPath: file))
+        let created = try runProcess("/bin/sh", ["-c", "printf 'SEALDROP/1 CREATE 300000\\n\\n' | nc -N 127.0.0.1 \(drop.daemon.port)"])
+        #expect(created.stdout.hasPrefix("ERR unknown-verb this drop takes no resumable uploads"), "\(created.stdout)")
+        let sent = try sendCommand(["send", try drop.address(), file])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        #expect(sent.stderr.contains("this drop takes no resumable uploads: sending each file in one connection"), "\(sent.stderr)")
+        #expect(try drop.open(sent.stdout.trimmingCharacters(in: .whitespacesAndNewlines), expecting: "leak.bin").content == content)
+        let withState = try sendCommand(["send", "--state", drop.dir.file("s.state"), try drop.address(), file])
+        #expect(withState.status == 1)
+        #expect(withState.stderr.contains("hint: send without --state"), "\(withState.stderr)")
+    }
+
     @Test("an upload that expired on the drop starts over, and the source is told why; --state refuses what it cannot resume")
     func expiredAndRefused() throws {
         let drop = try SendDrop(daemonArguments: ["--partial-expiry", "2s"])
