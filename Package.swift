@@ -156,7 +156,7 @@ let package = Package(
         .testTarget(
             name: "SealDropClientTests",
             dependencies: [
-                "SealDropClient", "SealDropKeys", "SealDropCrypto",
+                "SealDropClient", "SealDropKeys", "SealDropCrypto", "SealDropFormat", "SealDropCLISupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOSOCKS", package: "swift-nio-extras"),

@@ -213,6 +213,39 @@ struct ResumableTests {
         }
     }
 
+    @Test("a record reads back as written, and anything else is refused; at start a damaged record's upload is removed")
+    func records() async throws {
+        let state = PartialState(status: .open, length: 300_000, offset: 65_553, tokenHash: Array(0..<32),
+                                 until: PartialState.coarse(Date(timeIntervalSince1970: 1_796_000_123), plus: 48 * 3600))
+        #expect(state.until.timeIntervalSince1970.truncatingRemainder(dividingBy: 3600) == 0, "kept to the hour")
+        #expect(state.encoded.count == PartialState.byteCount)
+        #expect(PartialState(parsing: state.encoded) == state)
+        let text = String(decoding: state.encoded, as: UTF8.self)
+        for (find, replace) in [("open", "opened"), ("offset: 65553", "offset: 300001"), ("SEALDROP-PARTIAL-1", "SEALDROP-PARTIAL-2"),
+                                ("length: ", "length: -"), ("token-hash: 00", "token-hash: 0g")] {
+            #expect(PartialState(parsing: Array(text.replacingOccurrences(of: find, with: replace).utf8)) == nil, "\(find)")
+        }
+        #expect(PartialState(parsing: Array(state.encoded.dropLast())) == nil)
+        try await withDrop { drop in
+            let envelope = try Self.envelope(drop, size: 100_000)
+            let upload = try await Self.create(drop.port, length: envelope.count)
+            try Data("damaged".utf8).write(to: URL(fileURLWithPath: drop.spool.path + "/partial/\(upload.id).state"))
+            // A damaged record names no upload the drop can trust.
+            #expect(errorCode(try await Self.offset(drop.port, upload)) == "server-error")
+        }
+        // At start, a damaged record goes with its data; an intact one stays.
+        let folder = try SpoolFolder("records")
+        let spool = try Spool.open(root: folder.path)
+        let damaged = SubmissionID.random(), intact = SubmissionID.random()
+        try spool.createPartial(damaged, state: state, dayOf: Date())
+        try spool.createPartial(intact, state: PartialState(status: .open, length: 300_000, offset: 0, tokenHash: Array(0..<32), until: state.until),
+                                dayOf: Date())
+        try Data("damaged".utf8).write(to: URL(fileURLWithPath: spool.partialPath + "/\(damaged.text).state"))
+        #expect(try spool.recoverKeptUploads() == 1)
+        let left = try FileManager.default.contentsOfDirectory(atPath: spool.partialPath).sorted()
+        #expect(left == ["\(intact.text).partial", "\(intact.text).state"])
+    }
+
     @Test("a full disk pauses a resumable upload: the append is refused, the partial kept, and it resumes once space is back",
           .enabled(if: Machine.canMountTmpfs, "mounting a small tmpfs needs root"))
     func diskFullPauses() async throws {
