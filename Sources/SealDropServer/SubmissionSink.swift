@@ -240,15 +240,16 @@ final class SubmissionSink {
     private var lastCheckpoint: EventLoopFuture<Void>?
 
     /// Records that the bytes handed to writes so far are durable, without waiting for it: once
-    /// those writes (and the checkpoint before) have finished, `fsync`s the file on the pool and
-    /// calls `record` there with their count. Throws if the checkpoint before this one failed
-    /// (waiting for it first: at most one is pending).
+    /// those writes (and the checkpoint before) have finished, sets the file's times back to the
+    /// day, `fsync`s it on the pool and calls `record` there with their count. Throws if the
+    /// checkpoint before this one failed (waiting for it first: at most one is pending).
     func checkpoint(_ record: @escaping @Sendable (UInt64) throws -> Void) async throws {
         try await lastCheckpoint?.get()
         let count = handedBytes, file = self.file, threadPool = self.threadPool, eventLoop = self.eventLoop
         let written = inFlight.last?.written ?? eventLoop.makeSucceededVoidFuture()
         lastCheckpoint = written.flatMap {
             threadPool.runIfActive(eventLoop: eventLoop) {
+                file.file.setDayTimes(Date())
                 try file.file.sync()
                 try record(count)
             }

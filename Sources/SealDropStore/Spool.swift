@@ -401,7 +401,9 @@ public final class Spool: Sendable {
             systemClose(fd)
             throw .system(operation: "reopen", path: partialPath(id), errno: code)
         }
-        guard ftruncate(fd, off_t(state.offset)) == 0, fsync(fd) == 0 else {
+        // Cutting the file back sets its times to now: back to the day.
+        var times = Self.dayTimes(Date())
+        guard ftruncate(fd, off_t(state.offset)) == 0, futimens(fd, &times) == 0, fsync(fd) == 0 else {
             let code = errno
             systemClose(fd)
             throw .system(operation: "truncate", path: partialPath(id), errno: code)
@@ -590,5 +592,12 @@ public struct SpoolFile: Sendable {
     /// `fsync`s the file without closing it.
     public func sync() throws(SpoolError) {
         guard fsync(fd) == 0 else { throw .system(operation: "fsync", path: path, errno: errno) }
+    }
+
+    /// Sets the file's access and modification times to the start of `date`'s UTC day (what a
+    /// file at rest in the spool shows), without closing it.
+    public func setDayTimes(_ date: Date) {
+        var times = Spool.dayTimes(date)
+        _ = futimens(fd, &times)
     }
 }

@@ -156,6 +156,8 @@ struct PipelineTests {
         try handle.write(contentsOf: Data(repeating: 0xEE, count: 5_000))
         try handle.close()
         #expect(try setup.spool.recoverKeptUploads() == 1)
+        // Cut back at start, the file still shows only the day.
+        #expect(timesNotAtMidnight(["\(setup.partial)/\(id.text).partial"]).isEmpty)
         #expect(await refusal { _ = try await setup.pipeline.claimResumable(id.text, token: String(token.reversed()), interrupt: {}, eventLoop: setup.eventLoop) } == .badToken)
         let again = try await setup.pipeline.claimResumable(id.text, token: token, interrupt: {}, eventLoop: setup.eventLoop)
         #expect(again.state.offset == 120_000)
