@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 public import SealDropFormat
+import SealDropCrypto
 
 /// The text of `errno`, e.g. "No such file or directory".
 public func errnoText() -> String { String(cString: strerror(errno)) }
@@ -397,8 +398,7 @@ public final class PendingFile {
 }
 
 func randomHex(_ bytes: Int) -> String {
-    var generator = SystemRandomNumberGenerator()
-    return (0..<bytes).map { _ in String(UInt8.random(in: 0...255, using: &generator), radix: 16).leftPadded(2) }.joined()
+    Hex.encode(randomBytes(count: bytes))
 }
 
 extension String {

@@ -96,7 +96,7 @@ public struct SOCKSCredentials: Sendable, Equatable {
 
     /// 128 random bits each, as 32 hexadecimal digits.
     public static func random() -> SOCKSCredentials {
-        func hex() -> [UInt8] { Array(randomBytes(count: 16).map { String($0, radix: 16).leftPadded(2) }.joined().utf8) }
+        func hex() -> [UInt8] { Array(Hex.encode(randomBytes(count: 16)).utf8) }
         return SOCKSCredentials(username: hex(), password: hex())
     }
 }
@@ -113,8 +113,4 @@ public enum RouteError: Error, Equatable, Sendable {
     case credentialsInURL
     /// A drop that is not on this machine, and no proxy.
     case needsTor(String)
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }

@@ -74,7 +74,7 @@ public final class SendState {
             \(Self.magic)
             drop: \(drop)
             file-size: \(fileSize)
-            content-check: \(contentCheck.map { String(format: "%02x", $0) }.joined())
+            content-check: \(Hex.encode(contentCheck))
             file-key: 
             """
         try writeAll(fd, Array(head.utf8))
@@ -119,8 +119,7 @@ public final class SendState {
             return String(decoding: value, as: UTF8.self)
         }
         guard let size = UInt64(try text("file-size")) else { throw invalid("file-size") }
-        guard let checkDigits = fields["content-check"],
-              let checkBytes = checkDigits.withUnsafeBytes({ SecureBytes.fromHexDigits($0, byteCount: 32) }) else { throw invalid("content-check") }
+        guard let contentCheck = Hex.decode(try text("content-check"), byteCount: 32) else { throw invalid("content-check") }
         guard let keyDigits = fields["file-key"], let keyBytes = keyDigits.withUnsafeBytes({ SecureBytes.fromHexDigits($0, byteCount: 32) }),
               let fileKey = keyBytes.withUnsafeBytes({ FileKey(bytes: $0) }) else { throw invalid("file-key") }
         guard let stateDigits = fields["stream-state"],
@@ -142,7 +141,7 @@ public final class SendState {
         case (let id?, let token?): upload = ResumableUpload(id: String(decoding: id, as: UTF8.self), token: String(decoding: token, as: UTF8.self))
         default: throw invalid("an upload without its token")
         }
-        return SendState(drop: try text("drop"), fileSize: size, contentCheck: checkBytes.withUnsafeBytes { Array($0) },
+        return SendState(drop: try text("drop"), fileSize: size, contentCheck: contentCheck,
                          fileKey: fileKey, checkpoints: checkpoints, upload: upload)
     }
 }

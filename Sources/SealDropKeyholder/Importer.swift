@@ -234,7 +234,7 @@ public final class Importer {
 
 /// Lowercase hexadecimal.
 func hex(_ bytes: [UInt8]) -> String {
-    bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    Hex.encode(bytes)
 }
 
 /// Whether `path` is where a file system is mounted (its device differs from its parent's).

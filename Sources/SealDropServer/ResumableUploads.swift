@@ -125,35 +125,18 @@ final class ResumableUploads: Sendable {
     /// A new token: 16 random bytes as 32 lowercase hex digits, and the hash the record keeps.
     static func makeToken() -> (text: String, hash: [UInt8]) {
         let bytes = randomBytes(count: 16)
-        let text = bytes.map { String(format: "%02x", $0) }.joined()
-        return (text, tokenHash(bytes))
+        return (Hex.encode(bytes), tokenHash(bytes))
     }
 
     /// Whether `token` (as the client sent it) hashes to `hash`, compared in constant time. A
     /// token that is not 32 lowercase hex digits never matches.
     static func tokenMatches(_ token: String, hash: [UInt8]) -> Bool {
-        let digits = Array(token.utf8)
-        var bytes: [UInt8] = []
-        var valid = digits.count == 32
-        if valid {
-            for pair in stride(from: 0, to: 32, by: 2) {
-                guard let high = hexValue(digits[pair]), let low = hexValue(digits[pair + 1]) else { valid = false; break }
-                bytes.append(high << 4 | low)
-            }
-        }
-        let candidate = valid ? tokenHash(bytes) : [UInt8](repeating: 0, count: 32)
-        return constantTimeEqual(candidate, hash) && valid
+        let bytes = Hex.decode(token, byteCount: 16)
+        let candidate = bytes.map(tokenHash) ?? [UInt8](repeating: 0, count: 32)
+        return constantTimeEqual(candidate, hash) && bytes != nil
     }
 
     private static func tokenHash(_ bytes: [UInt8]) -> [UInt8] {
         BLAKE2b.hash(bytes, outputLength: 32, key: Array("sealdrop upload token".utf8))
-    }
-
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        default: nil
-        }
     }
 }

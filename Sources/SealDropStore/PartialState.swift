@@ -1,4 +1,5 @@
 public import Foundation
+import SealDropCrypto
 
 /// The record of a resumable upload, kept beside its data as `partial/<id>.state`: everything
 /// the daemon needs to resume it after a restart, and nothing the source sent in the clear.
@@ -58,13 +59,12 @@ public struct PartialState: Sendable, Equatable {
 
     /// The record's bytes, as written to disk.
     public var encoded: [UInt8] {
-        let hex = tokenHash.map { String(format: "%02x", $0) }.joined()
         let text = """
             \(Self.magic)
             status: \(status.rawValue)
             length: \(length)
             offset: \(offset)
-            token-hash: \(hex)
+            token-hash: \(Hex.encode(tokenHash))
             until: \(Int64(until.timeIntervalSince1970))
 
             """
@@ -88,18 +88,9 @@ public struct PartialState: Sendable, Equatable {
         guard let status = fields["status"].flatMap({ Status(rawValue: String($0)) }),
               let length = fields["length"].flatMap({ UInt64($0) }),
               let offset = fields["offset"].flatMap({ UInt64($0) }), offset <= length,
-              let hex = fields["token-hash"], hex.utf8.count == 64,
+              let hash = fields["token-hash"].flatMap({ Hex.decode($0, byteCount: 32) }),
               let until = fields["until"].flatMap({ Int64($0) })
         else { return nil }
-        var hash: [UInt8] = []
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            guard let byte = UInt8(hex[index..<next], radix: 16), hex[index..<next].allSatisfy(\.isHexDigit),
-                  hex[index..<next].lowercased() == hex[index..<next] else { return nil }
-            hash.append(byte)
-            index = next
-        }
         self.init(status: status, length: length, offset: offset, tokenHash: hash, until: Date(timeIntervalSince1970: TimeInterval(until)))
     }
 

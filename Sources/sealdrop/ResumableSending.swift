@@ -30,7 +30,7 @@ struct StateFile {
 
     /// Writes `state`, replacing what was there.
     func save(_ state: SendState) throws(CLIError) {
-        let scratch = "\(parentFolder(of: path))/.\((path as NSString).lastPathComponent).\(randomBytes(count: 6).map { String(format: "%02x", $0) }.joined())"
+        let scratch = "\(parentFolder(of: path))/.\((path as NSString).lastPathComponent).\(Hex.encode(randomBytes(count: 6)))"
         let fd = open(scratch, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw CLIError("cannot write the state file \(path): \(errnoText())", hint: "give --state a path in a folder you can write to (on Tails, one in memory such as /tmp)")
