@@ -24,10 +24,7 @@ extension RequestHandler {
     /// arrives is kept if the connection ends early; the receipt once the last byte is stored.
     func append(_ head: RequestHead, _ parts: inout Parts, connection: Connection) async throws -> Reply {
         let (uploadID, token) = try Self.uploadHeaders(head)
-        guard let offsetText = head.offset else { throw ProtocolError(.badHeader, "APPEND needs an Offset header") }
-        guard let offset = Self.decimal(offsetText) else {
-            throw ProtocolError(.badHeader, "Offset must be 1 to 20 ASCII digits without sign or leading zeros")
-        }
+        guard let offset = head.offset else { throw ProtocolError(.badHeader, "APPEND needs an Offset header") }
         let hold = try await claim(uploadID, token: token, connection: connection)
         defer { pipeline.release(hold) }
         // Judged before anything is opened: a refused append changes nothing.
@@ -62,13 +59,5 @@ extension RequestHandler {
             throw ProtocolError(.badHeader, "OFFSET and APPEND need Upload and Token headers")
         }
         return (upload, token)
-    }
-
-    /// A length-shaped number: 1 to 20 ASCII digits, no sign, no leading zero, at most 2^64 - 1.
-    private static func decimal(_ text: String) -> UInt64? {
-        let digits = text.utf8
-        guard !digits.isEmpty, digits.count <= 20, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-              digits.count == 1 || digits.first != 0x30 else { return nil }
-        return UInt64(text)
     }
 }

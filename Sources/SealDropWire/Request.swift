@@ -69,9 +69,9 @@ public struct RequestHead: Sendable, Hashable {
     /// The `Token` header: the secret token of a resumable upload, as the client sent it. Never
     /// log or print it.
     public var token: String?
-    /// The `Offset` header: where an `APPEND` body starts in the upload, as the client sent it
-    /// (the server parses it like a length).
-    public var offset: String?
+    /// The `Offset` header: where an `APPEND` body starts in the upload. Written like a length;
+    /// anything else is refused with ``ErrorCode/badHeader``.
+    public var offset: UInt64?
 
     /// Creates a request head.
     ///
@@ -94,7 +94,7 @@ public struct RequestHead: Sendable, Hashable {
         uploadLength: UInt64? = nil,
         upload: String? = nil,
         token: String? = nil,
-        offset: String? = nil
+        offset: UInt64? = nil
     ) {
         self.verb = verb
         self.contentLength = contentLength

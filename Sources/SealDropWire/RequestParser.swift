@@ -284,14 +284,15 @@ struct RequestParser: Sendable {
             }
         }
 
-        var keyPath: WritableKeyPath<RequestHead, String?> {
+        /// Where a text header's value goes; nil for `Offset`, which is a number.
+        var textField: WritableKeyPath<RequestHead, String?>? {
             switch self {
             case .name: \.name
             case .message: \.message
             case .type: \.mediaType
             case .upload: \.upload
             case .token: \.token
-            case .offset: \.offset
+            case .offset: nil
             }
         }
 
@@ -329,9 +330,17 @@ struct RequestParser: Sendable {
         let known = KnownHeader.allCases.first { header in
             header.lowercasedName.elementsEqual(name.lazy.map(ASCII.lowercased))
         }
-        if let known {
-            guard head[keyPath: known.keyPath] == nil else { throw ProtocolError(.badHeader, known.duplicateReason) }
-            head[keyPath: known.keyPath] = text
+        switch known {
+        case .offset?:
+            guard head.offset == nil else { throw ProtocolError(.badHeader, KnownHeader.offset.duplicateReason) }
+            do { head.offset = try Self.parseLength(value) } catch {
+                throw ProtocolError(.badHeader, "Offset must be 1 to 20 ASCII digits without sign or leading zeros")
+            }
+        case let known?:
+            guard let field = known.textField, head[keyPath: field] == nil else { throw ProtocolError(.badHeader, known.duplicateReason) }
+            head[keyPath: field] = text
+        case nil:
+            break
         }
     }
 

@@ -73,7 +73,8 @@ struct RequestFuzzer {
         names.shuffle(using: &self.rng)
         for name in names {
             let spelled = self.chance(50) ? name : name.uppercased()
-            let value = self.pick(["leak.pdf", " \t padded \t ", "Überweisung 日本語 📄", "", "a\tb"])
+            // An Offset is a number; the other values are any text.
+            let value = name == "Offset" ? self.pick(["0", "65553", " 42 "]) : self.pick(["leak.pdf", " \t padded \t ", "Überweisung 日本語 📄", "", "a\tb"])
             bytes += "\(spelled):\(value)".bytes + self.pick(["\n".bytes, "\r\n".bytes])
         }
         bytes += self.pick(["\n".bytes, "\r\n".bytes])

@@ -274,5 +274,9 @@ struct HeaderRefusalTests {
         try expectHeadRefusal("SEALDROP/1 OFFSET\nUpload: a\nToken: a\ntoken: b\n\n".bytes, .badHeader)
         try expectHeadRefusal("SEALDROP/1 APPEND 1\nUpload: a\nUPLOAD: a\n\n".bytes, .badHeader)
         try expectHeadRefusal("SEALDROP/1 APPEND 1\nOffset: 0\nOffset: 0\n\n".bytes, .badHeader)
+        // An offset is written like a length: no sign, no leading zero, at most 2^64 - 1.
+        for offset in ["+5", "007", "-1", "5a", "18446744073709551616", ""] {
+            try expectHeadRefusal("SEALDROP/1 APPEND 1\nOffset: \(offset)\n\n".bytes, .badHeader)
+        }
     }
 }

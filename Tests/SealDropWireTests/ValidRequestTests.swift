@@ -96,7 +96,7 @@ let samples: [Sample] = [
         "APPEND: the body is the rest of the upload",
         head: "SEALDROP/1 APPEND 3\r\nUpload: u\r\nToken: t\r\nOffset: 65553\r\n\r\n",
         body: [1, 2, 3],
-        expecting: RequestHead(verb: .append, contentLength: 3, upload: "u", token: "t", offset: "65553")
+        expecting: RequestHead(verb: .append, contentLength: 3, upload: "u", token: "t", offset: 65553)
     ),
     Sample(
         "zero-byte PUT",
