@@ -306,26 +306,14 @@ public final class Spool: Sendable {
         let path = (tempPath as NSString).appendingPathComponent(name)
         let fd = openat(tempFD, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .system(operation: "create", path: path, errno: errno) }
-        let file = SpoolFile(id: id, fd: fd, path: path, kept: false)
         do throws(SpoolError) {
-            guard fchmod(fd, 0o600) == 0 else { throw .system(operation: "chmod", path: path, errno: errno) }
-            let failure = record.withUnsafeBytes { (bytes) -> SpoolError? in
-                do throws(SpoolError) { try file.write(bytes, at: 0); return nil } catch { return error }
+            guard fchmod(fd, 0o600) == 0 else {
+                let code = errno
+                systemClose(fd)
+                throw .system(operation: "chmod", path: path, errno: code)
             }
-            if let failure { throw failure }
-        } catch {
-            systemClose(fd)
-            unlinkat(tempFD, name, 0)
-            throw error
-        }
-        do throws(SpoolError) {
-            // Sets the day's times, syncs and closes (the descriptor also on failure).
-            try file.finish(dayOf: Date(timeIntervalSince1970: TimeInterval(times[0].tv_sec)))
-        } catch {
-            unlinkat(tempFD, name, 0)
-            throw error
-        }
-        do throws(SpoolError) {
+            try Self.fill(SpoolFile(id: id, fd: fd, path: path, kept: false), with: record,
+                          dayOf: Date(timeIntervalSince1970: TimeInterval(times[0].tv_sec)))
             try renameNoReplace(from: name, in: tempFD, to: name, in: inboxFD, target: (inboxPath as NSString).appendingPathComponent(name))
         } catch {
             unlinkat(tempFD, name, 0)
@@ -449,16 +437,9 @@ public final class Spool: Sendable {
     public func writeState(_ state: PartialState, of id: SubmissionID, dayOf date: Date = Date()) throws(SpoolError) {
         let name = Self.stateName(id)
         let path = (partialPath as NSString).appendingPathComponent(name)
-        let text = state.encoded
-        var times = Self.dayTimes(date)
         let existing = openat(partialFD, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
         if existing >= 0 {
-            let written = text.withUnsafeBytes { pwrite(existing, $0.baseAddress, $0.count, 0) }
-            _ = futimens(existing, &times)
-            let synced = written == text.count && fsync(existing) == 0
-            let code = errno
-            systemClose(existing)
-            guard synced else { throw .system(operation: "write", path: path, errno: code == 0 ? EIO : code) }
+            try Self.fill(SpoolFile(id: id, fd: existing, path: path, kept: true), with: state.encoded, dayOf: date)
             return
         }
         guard errno == ENOENT else { throw .system(operation: "open", path: path, errno: errno) }
@@ -466,18 +447,27 @@ public final class Spool: Sendable {
         unlinkat(partialFD, scratch, 0)
         let fd = openat(partialFD, scratch, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .system(operation: "create", path: path, errno: errno) }
-        let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        _ = futimens(fd, &times)
-        let synced = written == text.count && fsync(fd) == 0
-        let code = errno
-        systemClose(fd)
-        guard synced else {
+        do throws(SpoolError) { try Self.fill(SpoolFile(id: id, fd: fd, path: path, kept: true), with: state.encoded, dayOf: date) } catch {
             unlinkat(partialFD, scratch, 0)
-            throw .system(operation: "write", path: path, errno: code == 0 ? EIO : code)
+            throw error
         }
         guard renameat(partialFD, scratch, partialFD, name) == 0 else { throw .system(operation: "rename", path: path, errno: errno) }
+        var times = Self.dayTimes(date)
         _ = futimens(partialFD, &times)
         guard fsync(partialFD) == 0 else { throw .system(operation: "fsync", path: partialPath, errno: errno) }
+    }
+
+    /// Writes `bytes` at the start of `file`, then sets its times to the day of `date`, `fsync`s
+    /// and closes it (``SpoolFile/finish(dayOf:)``); closes it on any failure too.
+    private static func fill(_ file: SpoolFile, with bytes: [UInt8], dayOf date: Date) throws(SpoolError) {
+        let failure = bytes.withUnsafeBytes { raw -> SpoolError? in
+            do throws(SpoolError) { try file.write(raw, at: 0); return nil } catch { return error }
+        }
+        if let failure {
+            file.close()
+            throw failure
+        }
+        try file.finish(dayOf: date)
     }
 
     /// Reads a resumable upload's record. Throws `ENOENT` when there is none, `EIO` when it is
