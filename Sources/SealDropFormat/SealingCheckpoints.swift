@@ -88,16 +88,12 @@ public final class SealingCheckpoints {
     /// The latest kept checkpoint at or before the chunk holding envelope byte `offset`.
     public func resumePoint(at offset: UInt64) -> ResumePoint {
         let prefixLength = UInt64(prefix.count)
-        guard offset > prefixLength else {
-            return ResumePoint(chunk: 0, contentOffset: 0, includesPrefix: true, skip: offset)
-        }
-        let holding = (offset - prefixLength) / UInt64(Layout.fullChunkByteCount)
-        let checkpoint = Swift.min(holding / interval, UInt64(recordedCount - 1))
-        let chunk = checkpoint * interval
-        let start = prefixLength + chunk * UInt64(Layout.fullChunkByteCount)
-        if chunk == 0 { return ResumePoint(chunk: 0, contentOffset: 0, includesPrefix: true, skip: offset) }
+        let holding = offset > prefixLength ? (offset - prefixLength) / UInt64(Layout.fullChunkByteCount) : 0
+        let chunk = Swift.min(holding / interval, UInt64(recordedCount - 1)) * interval
+        // From the first chunk, the output starts with the prefix, at envelope byte 0.
+        guard chunk > 0 else { return ResumePoint(chunk: 0, contentOffset: 0, includesPrefix: true, skip: offset) }
         return ResumePoint(chunk: chunk, contentOffset: Swift.min(chunk * UInt64(Layout.chunkCapacity), contentLength),
-                           includesPrefix: false, skip: offset - start)
+                           includesPrefix: false, skip: offset - (prefixLength + chunk * UInt64(Layout.fullChunkByteCount)))
     }
 
     /// A writer that seals the envelope from `point`'s chunk on: append the content from

@@ -90,8 +90,14 @@ extension UploadPipeline {
 
     private func readState(_ id: SubmissionID, eventLoop: any EventLoop) async throws -> PartialState {
         let spool = self.spool
+        return try await onPool(eventLoop) { try spool.readState(of: id) }
+    }
+
+    /// Runs `body` on the blocking pool: a missing upload is ``UploadRefusal/unknownUpload``,
+    /// any other failure the refusal that stands for it.
+    private func onPool<T: Sendable>(_ eventLoop: any EventLoop, _ body: @escaping @Sendable () throws -> T) async throws -> T {
         do {
-            return try await threadPool.runIfActive(eventLoop: eventLoop) { try spool.readState(of: id) }.get()
+            return try await threadPool.runIfActive(eventLoop: eventLoop, body).get()
         } catch let error as SpoolError where error.errno == ENOENT {
             throw UploadRefusal.unknownUpload
         } catch {
@@ -103,19 +109,12 @@ extension UploadPipeline {
     /// its connection ends, ``Upload/keep()`` records what arrived; ``Upload/commit()`` stores it.
     public func reopen(_ hold: ResumableHold, eventLoop: any EventLoop) async throws -> Upload {
         let spool = self.spool, id = hold.id
-        let reopened: (file: SpoolFile, state: PartialState, hashes: StoredHashes)
-        do {
-            reopened = try await threadPool.runIfActive(eventLoop: eventLoop) {
-                let (file, state) = try spool.reopen(id)
-                do { return (file, state, try StoredHashes(ofFirst: state.offset, of: file)) } catch {
-                    file.close()
-                    throw error
-                }
-            }.get()
-        } catch let error as SpoolError where error.errno == ENOENT {
-            throw UploadRefusal.unknownUpload
-        } catch {
-            throw refusal(for: error)
+        let reopened = try await onPool(eventLoop) { () throws -> (file: SpoolFile, state: PartialState, hashes: StoredHashes) in
+            let (file, state) = try spool.reopen(id)
+            do { return (file, state, try StoredHashes(ofFirst: state.offset, of: file)) } catch {
+                file.close()
+                throw error
+            }
         }
         let sink = SubmissionSink.resume(file: reopened.file, durableBytes: reopened.state.offset, hashes: reopened.hashes,
                                          spool: spool, threadPool: threadPool, eventLoop: eventLoop)

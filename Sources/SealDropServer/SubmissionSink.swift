@@ -260,16 +260,10 @@ final class SubmissionSink {
     /// pool) gets the count of bytes written, all of them durable, and records them. The file
     /// is closed. If a write fails (the disk is full), what was written before it is kept.
     func keep(_ record: @escaping @Sendable (_ file: SpoolFile, _ written: UInt64) throws -> Void) async throws {
-        do {
-            try await startWrite()
-            try await waitForWrite()
-        } catch {
-            // The writes chained after a failed one never ran: the file's offset is where the
-            // bytes written without a gap end.
-            for (_, written) in inFlight { _ = try? await written.get() }
-            inFlight = []
-        }
-        _ = try? await lastCheckpoint?.get()
+        // A failed write (a full disk) leaves the writes chained after it unrun: the file's
+        // offset is then where the bytes written without a gap end.
+        try? await startWrite()
+        await waitForAllWork()
         let file = self.file
         try await threadPool.runIfActive(eventLoop: eventLoop) {
             file.closed = true
@@ -278,12 +272,17 @@ final class SubmissionSink {
         }.get()
     }
 
+    /// Waits for every write and checkpoint in progress, whatever their outcome.
+    private func waitForAllWork() async {
+        for (_, written) in inFlight { _ = try? await written.get() }
+        inFlight = []
+        _ = try? await lastCheckpoint?.get()
+    }
+
     /// Waits for the writes in progress and closes the file if it is still open, leaving it where
     /// it is (a resumable upload whose record could not be updated keeps its earlier one).
     func closeKeepingFile() async {
-        for (_, written) in inFlight { _ = try? await written.get() }
-        _ = try? await lastCheckpoint?.get()
-        inFlight = []
+        await waitForAllWork()
         let file = self.file
         _ = try? await threadPool.runIfActive(eventLoop: eventLoop) {
             if !file.closed { file.file.close() }
@@ -293,9 +292,7 @@ final class SubmissionSink {
 
     /// Waits for the write in progress, closes the file if it is still open and removes it.
     func abandon() async {
-        for (_, written) in inFlight { _ = try? await written.get() }
-        _ = try? await lastCheckpoint?.get()
-        inFlight = []
+        await waitForAllWork()
         let file = self.file, spool = self.spool
         _ = try? await threadPool.runIfActive(eventLoop: eventLoop) {
             if !file.closed { file.file.close() }

@@ -205,9 +205,7 @@ public final class Upload {
             }.get()
         } catch {
             if resumable != nil {
-                // A resumable upload stays at its last recorded offset, to be completed later.
-                await sink.closeKeepingFile()
-                reservation.store()
+                await stayAtLastRecord()
             } else {
                 await sink.abandon()
                 reservation.release()
@@ -241,15 +239,19 @@ public final class Upload {
                 _ = try spool.keep(file, state: state, dayOf: Date())
             }
         } catch {
-            // The record before still holds (it never claims more than is on disk): the upload
-            // stays, at that offset, and keeps its place in the quota.
-            await sink.closeKeepingFile()
-            reservation.store()
+            await stayAtLastRecord()
             throw pipeline.refusal(for: error)
         }
         reservation.store()
         if durable > resumable.offset { pipeline.resumables.noteProgress(id) }
         return durable
+    }
+
+    /// A resumable upload whose commit or keep failed stays as its last record says (a record
+    /// never claims more than is on disk), to be completed later, and keeps its place in the quota.
+    private func stayAtLastRecord() async {
+        await sink.closeKeepingFile()
+        reservation.store()
     }
 
     /// Gives the upload up: its file is removed (a resumable upload's with its record) and its
