@@ -25,17 +25,22 @@ public struct DropClient: Sendable {
     /// pins: signature and expiry. An unsigned, wrongly signed, edited or expired list is refused
     /// before any file is sent.
     public func fetchRecipients(now: Date = Date()) throws(SendFailure) -> SignedRecipients {
-        let connection = try DropConnection.open(to: address, via: route)
-        var request = connection.buffer(capacity: 32)
-        request.writeString("SEALDROP/1 KEYS\n\n")
-        try connection.send(request)
-        let reply = try connection.readAll()
+        let reply = try connection(sending: "SEALDROP/1 KEYS\n\n").readAll()
         let document = try Self.keysDocument(in: reply)
         do {
             return try SignedRecipients.verifiedForUpload(document, address: address, now: now)
         } catch {
             throw .keysNotVerified(error.description)
         }
+    }
+
+    /// A new connection to the drop on which `request`, a request without a body, was sent.
+    func connection(sending request: String) throws(SendFailure) -> DropConnection {
+        let connection = try DropConnection.open(to: address, via: route)
+        var bytes = connection.buffer(capacity: request.utf8.count)
+        bytes.writeString(request)
+        try connection.send(bytes)
+        return connection
     }
 
     /// `OK <n>`, LF, then exactly `n` bytes of UTF-8: the document; an `ERR` line is the drop's refusal.

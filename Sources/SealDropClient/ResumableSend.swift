@@ -66,7 +66,9 @@ extension DropClient {
                               progress: (UInt64) -> Void = { _ in }) throws(SendFailure) -> String {
         var upload = known
         var offset: UInt64?
+        // The most the drop has held of this upload: growing past it counts as progress.
         var best: UInt64 = 0
+        // Failures in a row without progress.
         var attempt = 0
         let total = checkpoints.sealedLength
         while true {
@@ -79,7 +81,7 @@ extension DropClient {
                 }
                 if offset == nil {
                     let durable = try durableOffset(of: upload!)
-                    if durable > best || attempt == 0 { best = durable; attempt = 0 }
+                    if durable > best { best = durable; attempt = 0 }
                     if durable > 0 { try events(.resuming(offset: durable, total: total)) }
                     offset = durable
                 }
@@ -92,6 +94,7 @@ extension DropClient {
                     try events(.startingOver(reason: reason))
                     upload = nil
                     offset = nil
+                    best = 0
                     attempt += 1
                     if attempt > policy.attempts { throw error }
                 case .retry(let reason):
@@ -126,11 +129,7 @@ extension DropClient {
 
     /// One request without a body; returns the reply line.
     private func exchange(_ request: String) throws(SendFailure) -> String {
-        let connection = try DropConnection.open(to: address, via: route)
-        var bytes = connection.buffer(capacity: request.utf8.count)
-        bytes.writeString(request)
-        try connection.send(bytes)
-        return try connection.finishAndReadLine()
+        try connection(sending: request).finishAndReadLine()
     }
 
     /// `APPEND` of the envelope from `offset` to its end, sealed again from the checkpoint
