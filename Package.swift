@@ -25,6 +25,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
         // The YAML parser swift-configuration reads with; used directly only to list a file's keys.
         .package(url: "https://github.com/jpsim/Yams", "6.0.0"..<"7.0.0"),
+        // The upload page's HTTP/1 server: HummingbirdCore's Server and child channel (not
+        // Hummingbird's Application, which always sends a Date header).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.4.0"),
     ],
     targets: [
         // The only bridge to C: libsodium from Debian's libsodium-dev, linked through its pkg-config
@@ -74,11 +78,30 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The no-JavaScript upload page: an HTTP front door over the daemon's upload pipeline,
+        // with its streaming multipart reader, its pages and their texts.
+        .target(
+            name: "SealDropWeb",
+            dependencies: [
+                "SealDropServer", "SealDropWire", "SealDropFormat",
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "sealdropd",
             dependencies: [
-                "SealDropServer", "SealDropFormat",
+                "SealDropServer", "SealDropFormat", "SealDropWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -161,6 +184,11 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOSOCKS", package: "swift-nio-extras"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SealDropWebTests",
+            dependencies: ["SealDropWeb", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "SealDropKeysTests", dependencies: ["SealDropKeys"], swiftSettings: strictSettings),

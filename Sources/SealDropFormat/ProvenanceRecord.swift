@@ -58,6 +58,9 @@ public struct ProvenanceRecord: Equatable, Sendable {
         public static let put = "PUT"
         /// `SEALDROP/1 SEALED`: an envelope the source sealed on their machine, stored as it came.
         public static let sealed = "SEALED"
+        /// The upload page (`sealdropd --web-listen`): plaintext from a browser's form, sealed
+        /// by the daemon on receipt.
+        public static let web = "WEB"
     }
 
     /// The receipt: the submission's ID and file name stem.

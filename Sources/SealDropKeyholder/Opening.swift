@@ -141,12 +141,12 @@ public struct SubmissionRow: Encodable, Sendable {
         provenance = check
     }
 
-    /// Who sealed it, as far as can be known: from a verified record (`PUT`: the server;
+    /// Who sealed it, as far as can be known: from a verified record (`PUT` and `WEB`: the server;
     /// `SEALED`: the source, before upload), else the metadata's unverified claim followed by `?`.
     public var sealer: String? {
         if case .verified(let record) = provenance {
             switch record.door {
-            case ProvenanceRecord.Door.put: return "server"
+            case ProvenanceRecord.Door.put, ProvenanceRecord.Door.web: return "server"
             case ProvenanceRecord.Door.sealed: return "source"
             default: break
             }

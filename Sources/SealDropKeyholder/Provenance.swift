@@ -215,6 +215,8 @@ public func provenanceFields(claimedTime: Date?, claimedSealer: String?, provena
     let sealed = switch record.door {
     case ProvenanceRecord.Door.put:
         "by the server on receipt, \(claimed) (the server's clock)"
+    case ProvenanceRecord.Door.web:
+        "by the server on receipt from the upload page, \(claimed) (the server's clock)"
     case ProvenanceRecord.Door.sealed where claimedSealer == "server":
         "the submission claims: sealed by the server on receipt, \(claimed). The drop's record says it arrived already sealed, through SEALED: the source sealed it and wrote that claim"
     case ProvenanceRecord.Door.sealed:

@@ -1,6 +1,6 @@
 import Logging
-import NIOCore
-import SealDropWire
+package import NIOCore
+package import SealDropWire
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,11 +11,13 @@ import Glibc
 /// caused by closing a socket with unread data), until the client closes its side, `maxBytes`
 /// have been discarded, or `timeout` passes. Its future then completes and the connection is
 /// closed.
-final class DrainHandler: ChannelDuplexHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    typealias OutboundIn = Any
-    typealias OutboundOut = Any
+package final class DrainHandler: ChannelDuplexHandler {
+    package typealias InboundIn = ByteBuffer
+    package typealias InboundOut = ByteBuffer
+    package typealias OutboundIn = Any
+    package typealias OutboundOut = Any
+
+    package init() {}
 
     private enum Mode {
         case passThrough
@@ -27,17 +29,17 @@ final class DrainHandler: ChannelDuplexHandler {
     private var inputClosed = false
     private var context: ChannelHandlerContext?
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    package func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerRemoved(context: ChannelHandlerContext) {
         finish()
         self.context = nil
     }
 
     /// Starts draining; the future completes when draining ends (it never fails).
-    func startDrain(timeout: TimeAmount, maxBytes: Int, eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+    package func startDrain(timeout: TimeAmount, maxBytes: Int, eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         guard let context, case .passThrough = mode, !inputClosed, context.channel.isActive else {
             return eventLoop.makeSucceededFuture(())
         }
@@ -55,7 +57,7 @@ final class DrainHandler: ChannelDuplexHandler {
         promise.succeed(())
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch mode {
         case .passThrough:
             context.fireChannelRead(data)
@@ -72,7 +74,7 @@ final class DrainHandler: ChannelDuplexHandler {
         }
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
+    package func channelReadComplete(context: ChannelHandlerContext) {
         switch mode {
         case .passThrough: context.fireChannelReadComplete()
         case .draining: context.read()
@@ -80,11 +82,11 @@ final class DrainHandler: ChannelDuplexHandler {
         }
     }
 
-    func read(context: ChannelHandlerContext) {
+    package func read(context: ChannelHandlerContext) {
         context.read()
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
             inputClosed = true
             if case .draining = mode { finish() }
@@ -93,7 +95,7 @@ final class DrainHandler: ChannelDuplexHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard case .passThrough = mode else {
             finish()
             return
@@ -101,14 +103,39 @@ final class DrainHandler: ChannelDuplexHandler {
         context.fireErrorCaught(error)
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    package func channelInactive(context: ChannelHandlerContext) {
         finish()
         context.fireChannelInactive()
     }
 }
 
+/// What ``ConnectionGuard`` needs to know of a decoded request part: the end of the head, body
+/// bytes, or the end of the request. The TCP protocol's parts and the web page's HTTP parts both
+/// have this shape.
+package enum TimedPartKind {
+    case head
+    case body(byteCount: Int)
+    case end
+}
+
+/// A decoded request part the ``ConnectionGuard`` can time.
+package protocol TimedRequestPart {
+    /// Which kind of part this is.
+    var timedKind: TimedPartKind { get }
+}
+
+extension RequestPart: TimedRequestPart {
+    package var timedKind: TimedPartKind {
+        switch self {
+        case .head: .head
+        case .body(let bytes): .body(byteCount: bytes.readableBytes)
+        case .end: .end
+        }
+    }
+}
+
 /// Sits between the request decoder and the `NIOAsyncChannel`, sees every decoded part, and
-/// enforces the time limits:
+/// enforces the time limits (for the TCP protocol and for the web page alike):
 ///
 /// - the header timeout: the whole head must arrive within `headerTimeout` of the connection;
 /// - the idle timeout and minimum rate, counted only while the daemon is waiting for the client
@@ -118,11 +145,11 @@ final class DrainHandler: ChannelDuplexHandler {
 /// A timeout is raised as a ``ProtocolError`` through `errorCaught`, which ends the inbound
 /// stream with it. The handler also remembers whether the decoder refused bytes after the end of
 /// the body (``trailingDataSeen``), which the server checks just before it commits an upload.
-final class ConnectionGuard: ChannelDuplexHandler {
-    typealias InboundIn = RequestPart
-    typealias InboundOut = RequestPart
-    typealias OutboundIn = Any
-    typealias OutboundOut = Any
+package final class ConnectionGuard<Part: TimedRequestPart>: ChannelDuplexHandler {
+    package typealias InboundIn = Part
+    package typealias InboundOut = Part
+    package typealias OutboundIn = Any
+    package typealias OutboundOut = Any
 
     private enum Phase { case head, body, ended, stopped }
 
@@ -141,17 +168,17 @@ final class ConnectionGuard: ChannelDuplexHandler {
     private var reportedError = false
     private var context: ChannelHandlerContext?
 
-    init(limits: ServerLimits) {
+    package init(limits: ServerLimits) {
         self.limits = limits
     }
 
     /// Raises `error` now, unless an error was already raised (see ``ConnectionControl/interrupt(_:)``).
-    func interrupt(_ error: ProtocolError) {
+    package func interrupt(_ error: ProtocolError) {
         guard let context else { return }
         raise(error, context: context)
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    package func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         headerDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(limits.headerTimeout)) { [self] in
             guard phase == .head else { return }
@@ -169,18 +196,18 @@ final class ConnectionGuard: ChannelDuplexHandler {
         }
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerRemoved(context: ChannelHandlerContext) {
         stop()
         self.context = nil
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    package func channelInactive(context: ChannelHandlerContext) {
         stop()
         context.fireChannelInactive()
     }
 
     /// Stops every timer: the request is complete, or the server is replying.
-    func stop() {
+    package func stop() {
         phase = .stopped
         headerDeadline?.cancel()
         headerDeadline = nil
@@ -189,24 +216,24 @@ final class ConnectionGuard: ChannelDuplexHandler {
         waitingSince = nil
     }
 
-    func read(context: ChannelHandlerContext) {
+    package func read(context: ChannelHandlerContext) {
         if phase == .body, waitingSince == nil { waitingSince = .now() }
         context.read()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data).timedKind {
         case .head:
             if phase == .head {
                 phase = .body
                 headerDeadline?.cancel()
                 headerDeadline = nil
             }
-        case .body(let bytes):
+        case .body(let byteCount):
             accrueWaiting(now: .now())
             waitingSince = nil
             idleWaited = .zero
-            windowBytes += bytes.readableBytes
+            windowBytes += byteCount
         case .end:
             if phase != .stopped { stop() }
             phase = .ended
@@ -214,7 +241,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
         context.fireChannelRead(data)
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let error = error as? ProtocolError, error.code == .trailingData { trailingDataSeen = true }
         // After the decoder failed once, it reports every later read as an error: one is enough.
         guard !reportedError else { return }
@@ -258,7 +285,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
 
 extension TimeAmount {
     /// The same span as a NIO time amount (nanosecond precision, saturating).
-    init(_ duration: Duration) {
+    package init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         self = overflow ? .nanoseconds(.max) : .nanoseconds(whole + attoseconds / 1_000_000_000)

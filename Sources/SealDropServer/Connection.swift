@@ -1,11 +1,11 @@
-import NIOCore
-import SealDropWire
+package import NIOCore
+package import SealDropWire
 
 /// One accepted connection as the accept loop hands it to a connection task: the async channel
 /// of decoded request parts in and replies out, and a handle on the pipeline's own handlers.
 struct Connection: Sendable {
     let channel: NIOAsyncChannel<RequestPart, Reply>
-    let control: ConnectionControl
+    let control: ConnectionControl<RequestPart>
 
     /// Builds a child channel's pipeline; runs on its event loop.
     static func configure(_ channel: any Channel, limits: ServerLimits) throws -> Connection {
@@ -18,7 +18,7 @@ struct Connection: Sendable {
             try options.setOption(.maxMessagesPerRead, value: 1)
         }
         let drain = DrainHandler()
-        let connectionGuard = ConnectionGuard(limits: limits)
+        let connectionGuard = ConnectionGuard<RequestPart>(limits: limits)
         let sync = channel.pipeline.syncOperations
         // After the reply, reads and discards what the client still sends, so it reads the
         // reply rather than a reset caused by closing a socket with unread data.
@@ -36,11 +36,7 @@ struct Connection: Sendable {
             wrappingChannelSynchronously: channel,
             configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 2), isOutboundHalfClosureEnabled: true)
         )
-        let control = ConnectionControl(
-            eventLoop: channel.eventLoop,
-            drain: NIOLoopBound(drain, eventLoop: channel.eventLoop),
-            connectionGuard: NIOLoopBound(connectionGuard, eventLoop: channel.eventLoop)
-        )
+        let control = ConnectionControl(eventLoop: channel.eventLoop, drain: drain, connectionGuard: connectionGuard)
         return Connection(channel: asyncChannel, control: control)
     }
 
@@ -49,30 +45,10 @@ struct Connection: Sendable {
     /// Returns whether it was sent. The reply is written even when the connection's task was
     /// cancelled (the grace period of a shutdown ran out): the client is told why.
     func send(_ reply: Reply, through outbound: NIOAsyncChannelOutboundWriter<Reply>, timeout: Duration) async -> Bool {
-        await Task { await sendUncancelled(reply, through: outbound, timeout: timeout) }.value
-    }
-
-    private func sendUncancelled(_ reply: Reply, through outbound: NIOAsyncChannelOutboundWriter<Reply>, timeout: Duration) async -> Bool {
-        let sent = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                do {
-                    try await outbound.write(reply)
-                    outbound.finish()
-                    return true
-                } catch {
-                    return false
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
+        await sendWithin(timeout, closing: channel.channel) {
+            try await outbound.write(reply)
+            outbound.finish()
         }
-        if !sent { channel.channel.close(promise: nil) }
-        return sent
     }
 
     /// Reads larger pieces from now on (an upload in a fast lane). If the option cannot be set
@@ -83,10 +59,18 @@ struct Connection: Sendable {
 }
 
 /// Thread-safe access to a connection's handlers; every call hops to the channel's event loop.
-struct ConnectionControl: Sendable {
-    let eventLoop: any EventLoop
+/// `Part` is what the connection's decoder produces (the TCP protocol's parts, or HTTP's).
+package struct ConnectionControl<Part: TimedRequestPart>: Sendable {
+    package let eventLoop: any EventLoop
     let drain: NIOLoopBound<DrainHandler>
-    let connectionGuard: NIOLoopBound<ConnectionGuard>
+    let connectionGuard: NIOLoopBound<ConnectionGuard<Part>>
+
+    /// Control over `drain` and `connectionGuard`, handlers of a channel on `eventLoop`.
+    package init(eventLoop: any EventLoop, drain: DrainHandler, connectionGuard: ConnectionGuard<Part>) {
+        self.eventLoop = eventLoop
+        self.drain = NIOLoopBound(drain, eventLoop: eventLoop)
+        self.connectionGuard = NIOLoopBound(connectionGuard, eventLoop: eventLoop)
+    }
 
     /// Whether the decoder saw bytes after the end of the body.
     func trailingDataSeen() async -> Bool {
@@ -100,8 +84,14 @@ struct ConnectionControl: Sendable {
     }
 
     /// Stops the request timers (the server is about to reply).
-    func stopTimers() {
+    package func stopTimers() {
         eventLoop.execute { connectionGuard.value.stop() }
+    }
+
+    /// After a reply: reads and discards input until the client closes, or the drain limit or
+    /// drain timeout of `limits` is reached.
+    package func drainAfterReply(_ limits: ServerLimits) async {
+        await drainInput(timeout: TimeAmount(limits.drainTimeout), maxBytes: limits.drainMaxBytes)
     }
 
     /// Reads and discards input until the client closes, `maxBytes` arrived, or `timeout`.
@@ -111,4 +101,32 @@ struct ConnectionControl: Sendable {
         }
         _ = try? await done.get()
     }
+}
+
+/// Runs `write` (a reply handed to a connection's outbound writer), giving up and closing
+/// `channel` if it has not finished within `timeout`. Returns whether it finished. It runs even
+/// when the calling task was cancelled (the grace period of a shutdown ran out), so that the
+/// client is told why. Every front door replies through it.
+package func sendWithin(_ timeout: Duration, closing channel: any Channel, _ write: @escaping @Sendable () async throws -> Void) async -> Bool {
+    let sent = await Task {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                do {
+                    try await write()
+                    return true
+                } catch {
+                    return false
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }.value
+    if !sent { channel.close(promise: nil) }
+    return sent
 }

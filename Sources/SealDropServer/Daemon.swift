@@ -4,7 +4,7 @@ import NIOCore
 import NIOPosix
 import SealDropCrypto
 public import SealDropStore
-import ServiceLifecycle
+public import ServiceLifecycle
 import UnixSignals
 #if canImport(Glibc)
 import Glibc
@@ -109,9 +109,11 @@ public final class Daemon: Sendable {
 
     /// Serves until SIGTERM or SIGINT (graceful: in-flight uploads get the grace period; a
     /// second signal discards them at once). SIGHUP re-reads the recipients file or the signed
-    /// list; so does a change to that file, noticed within `recipients-poll`.
-    public func run() async throws {
-        let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
+    /// list; so does a change to that file, noticed within `recipients-poll`. `services` run
+    /// beside the upload server and stop with it (the upload page: `SealDropWeb`'s front door,
+    /// which this module does not know).
+    public func run(alongside services: [any Service] = []) async throws {
+        let group = ServiceGroup(configuration: .init(services: [server] + services, logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             if recipientsPoll > .zero, recipients.watchedFile != nil {

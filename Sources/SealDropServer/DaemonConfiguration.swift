@@ -13,6 +13,16 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var host = "127.0.0.1"
     /// The port to listen on; 0 picks a free one. Default 7700.
     public var port = 7700
+    /// Where the upload page listens (`HOST:PORT`), if it is on. Default: off.
+    public var webListen: (host: String, port: Int)? {
+        get { webHost.map { ($0, webPort) } }
+        set {
+            webHost = newValue?.host
+            webPort = newValue?.port ?? 0
+        }
+    }
+    private var webHost: String?
+    private var webPort = 0
     /// The spool root. Default `/var/lib/sealdrop`.
     public var spool = "/var/lib/sealdrop"
     /// The drop key file; nil: `drop.key` in the spool, made on first start.
@@ -43,6 +53,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// line. The value is a string in the forms ``apply(_:value:)`` accepts.
     public enum Setting: String, CaseIterable, Sendable {
         case listen
+        case webListen = "web-listen"
         case spool
         case dropKey = "drop-key"
         case recipients
@@ -80,6 +91,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         let value = value.trimmingCharacters(in: .whitespaces)
         switch setting {
         case .listen: (host, port) = try Self.parseListen(value)
+        case .webListen: webListen = try Self.parseListen(value, setting: .webListen)
         case .spool:
             guard !value.isEmpty else { throw Self.invalid(setting, value, "a folder path") }
             spool = value
@@ -137,7 +149,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// nil for an unset recipients file, signing key or signed list, and for `recipients` (a list).
     public func text(of setting: Setting) -> String? {
         switch setting {
-        case .listen: host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .listen: Self.listenText(host, port)
+        case .webListen: webListen.map { Self.listenText($0.host, $0.port) }
         case .spool: spool
         case .dropKey: dropKey
         case .recipients: nil
@@ -164,6 +177,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
         case .partialIdleLimit: Self.durationText(limits.partialIdleLimit)
         case .logLevel: logLevel.rawValue
         }
+    }
+
+    static func listenText(_ host: String, _ port: Int) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
     static func sizeText(_ bytes: UInt64) -> String {
@@ -257,23 +274,23 @@ public struct DaemonConfiguration: Sendable, Equatable {
         String(value.unicodeScalars.prefix(64).map { (0x20...0x7E).contains($0.value) ? Character($0) : "?" })
     }
 
-    static func parseListen(_ value: String) throws(StartupError) -> (String, Int) {
+    static func parseListen(_ value: String, setting: Setting = .listen) throws(StartupError) -> (String, Int) {
         let host: Substring, portText: Substring
         if value.hasPrefix("[") {
             guard let close = value.firstIndex(of: "]"), value[value.index(after: close)...].hasPrefix(":") else {
-                throw invalid(.listen, value, "HOST:PORT or [IPv6]:PORT")
+                throw invalid(setting, value, "HOST:PORT or [IPv6]:PORT")
             }
             host = value[value.index(after: value.startIndex)..<close]
             portText = value[value.index(close, offsetBy: 2)...]
         } else {
             guard let colon = value.lastIndex(of: ":"), !value[..<colon].contains(":") else {
-                throw invalid(.listen, value, "HOST:PORT or [IPv6]:PORT")
+                throw invalid(setting, value, "HOST:PORT or [IPv6]:PORT")
             }
             host = value[..<colon]
             portText = value[value.index(after: colon)...]
         }
         guard !host.isEmpty, portText.allSatisfy(\.isASCII), let port = Int(portText), (0...65_535).contains(port) else {
-            throw invalid(.listen, value, "HOST:PORT with a port from 0 to 65535")
+            throw invalid(setting, value, "HOST:PORT with a port from 0 to 65535")
         }
         return (String(host), port)
     }

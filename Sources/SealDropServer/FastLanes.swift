@@ -1,4 +1,4 @@
-import NIOCore
+package import NIOCore
 import Synchronization
 
 /// A few uploads at a time may stream in large pieces: reads of up to 256 KiB, 1 MiB write
@@ -7,7 +7,7 @@ import Synchronization
 /// upload asks for a lane once it has produced ``threshold`` bytes, so the many small uploads of
 /// a busy drop never hold one, and a crowd of connections cannot raise the daemon's memory by
 /// more than `count` lanes' worth.
-final class FastLanes: Sendable {
+package final class FastLanes: Sendable {
     /// Bytes an upload produces before it asks for a lane.
     static let threshold: UInt64 = 4 << 20
     /// Lanes per daemon: more would not help on a machine of a few cores.
@@ -18,12 +18,12 @@ final class FastLanes: Sendable {
 
     /// The receive allocator of a connection outside a lane: one read per wake-up, 16 KiB to
     /// start, at most 32 KiB.
-    static var standardReads: AdaptiveRecvByteBufferAllocator {
+    package static var standardReads: AdaptiveRecvByteBufferAllocator {
         AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16_384, maximum: 32_768)
     }
 
     /// The receive allocator of a connection in a lane: at most 256 KiB per read.
-    static var fastReads: AdaptiveRecvByteBufferAllocator {
+    package static var fastReads: AdaptiveRecvByteBufferAllocator {
         AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 65_536, maximum: 262_144)
     }
 

@@ -35,7 +35,7 @@ struct RequestHandler: Sendable {
                 connection.control.stopTimers()
                 let sent = await connection.send(outcome.reply, through: outbound, timeout: limits.writeTimeout)
                 if sent, outcome.drain {
-                    await connection.control.drainInput(timeout: TimeAmount(limits.drainTimeout), maxBytes: limits.drainMaxBytes)
+                    await connection.control.drainAfterReply(limits)
                 }
             }
         } catch {

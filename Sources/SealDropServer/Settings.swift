@@ -17,7 +17,7 @@ extension DaemonConfiguration.Setting {
     /// The form of the value, for help texts.
     public var valueName: String {
         switch self {
-        case .listen: "host:port"
+        case .listen, .webListen: "host:port"
         case .spool: "dir"
         case .recipients: "pubkey"
         case .recipientsFile, .signedRecipients, .dropKey: "file"
@@ -34,6 +34,7 @@ extension DaemonConfiguration.Setting {
     public var help: String {
         switch self {
         case .listen: "Address to listen on; port 0 picks a free one"
+        case .webListen: "Address of the no-JavaScript upload page (HTTP), off unless set; port 0 picks a free one"
         case .spool: "Spool folder, mode 0700, owned by the daemon's user"
         case .dropKey: "The drop key, which signs a provenance record for each submission (sealdropd drop-key); without it, drop.key in the spool, made on first start"
         case .recipients: "A public key to seal uploads to (repeatable)"

@@ -36,8 +36,8 @@ public enum UploadContent: Sendable, Equatable {
 public final class UploadPipeline: Sendable {
     let spool: Spool
     let space: SpaceAccount
-    let recipients: RecipientStore
-    let limits: ServerLimits
+    package let recipients: RecipientStore
+    package let limits: ServerLimits
     let threadPool: NIOThreadPool
     let logger: Logger
     let makeSubmissionID: @Sendable () -> SubmissionID

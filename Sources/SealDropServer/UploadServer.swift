@@ -17,8 +17,10 @@ public final class UploadServer: Service, Sendable {
     public let localAddress: SocketAddress
     private let serverChannel: NIOAsyncChannel<Connection, Never>
     private let handler: RequestHandler
-    private let tracker: ConnectionTracker
-    private let limits: ServerLimits
+    /// Connections being served, counted together for every front door.
+    package let tracker: ConnectionTracker
+    /// The limits every front door enforces.
+    package let limits: ServerLimits
     private let logger: Logger
 
     /// Binds the listening socket. The spool must be open and swept (see ``Daemon/openSpool(_:logger:)``).
@@ -88,10 +90,13 @@ public final class UploadServer: Service, Sendable {
         self.logger = logger
     }
 
+    /// The one way into the spool, shared with every other front door (the web page).
+    package var pipeline: UploadPipeline { handler.pipeline }
+
     /// The listening address as `HOST:PORT` (`[HOST]:PORT` for IPv6).
     public var listeningDescription: String { Self.describe(localAddress) }
 
-    static func describe(_ address: SocketAddress) -> String {
+    package static func describe(_ address: SocketAddress) -> String {
         let host = address.ipAddress ?? "?"
         let port = address.port ?? 0
         return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
@@ -170,8 +175,8 @@ public final class UploadServer: Service, Sendable {
 private struct GracePeriodExpired: Error {}
 
 /// Counts connections being served and connections being refused, against their limits.
-final class ConnectionTracker: Sendable {
-    enum Admission { case serve, refuse, drop }
+package final class ConnectionTracker: Sendable {
+    package enum Admission { case serve, refuse, drop }
 
     private struct Counts {
         var active = 0
@@ -192,7 +197,7 @@ final class ConnectionTracker: Sendable {
 
     /// Serve it if under the limit; else refuse it with `ERR busy` while few refusals are under
     /// way; else just close it (a flood must not tie up the daemon in polite refusals).
-    func admit() -> Admission {
+    package func admit() -> Admission {
         counts.withLock { counts in
             if counts.active < limit {
                 counts.active += 1
@@ -206,7 +211,7 @@ final class ConnectionTracker: Sendable {
         }
     }
 
-    func leave(_ admission: Admission) {
+    package func leave(_ admission: Admission) {
         counts.withLock { counts in
             switch admission {
             case .serve: counts.active -= 1

@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import SealDropFormat
 import SealDropServer
+import SealDropWeb
+import ServiceLifecycle
 
 /// `sealdropd`: the upload daemon, and the operator's commands around it. Everything but
 /// argument parsing and messages lives in SealDropServer (see its Configuration article for
@@ -105,7 +107,8 @@ struct Serve: AsyncParsableCommand {
             1024); durations take ms, s, m, h. SIGTERM or SIGINT stop the daemon gracefully; SIGHUP \
             re-reads the recipients file or the signed recipients list (a change to it is also \
             noticed within --recipients-poll). When ready it prints "listening on HOST:PORT" on \
-            standard error.
+            standard error, and with --web-listen, "upload page on http://HOST:PORT/" once the \
+            page is listening too.
 
             Example:
               sealdropd --spool /var/lib/sealdrop --signing-key sealdropsign1… --signed-recipients /etc/sealdrop/recipients.signed
@@ -141,8 +144,15 @@ struct Serve: AsyncParsableCommand {
             fail(error)
         }
         FileHandle.standardError.write(Data("listening on \(daemon.server.listeningDescription)\n".utf8))
+        let frontDoors: [any Service] = configuration.webListen.map { web in
+            [WebFrontDoor(host: web.host, port: web.port, uploadServer: daemon.server, logger: logger) { url in
+                FileHandle.standardError.write(Data("upload page on \(url)\n".utf8))
+            }]
+        } ?? []
         do {
-            try await daemon.run()
+            try await daemon.run(alongside: frontDoors)
+        } catch let error as StartupError {
+            fail(error)
         } catch {
             logger.critical("the daemon stopped with an error", metadata: ["error": "\(error)"])
             throw ExitCode.failure

@@ -201,6 +201,7 @@ struct StartupTests {
         changed.limits.headerTimeout = .milliseconds(1500)
         changed.limits.spoolQuotaBytes = 12_345
         changed.host = "::1"
+        changed.webListen = ("127.0.0.1", 0)
         for configuration in [DaemonConfiguration(), changed] {
             var copy = DaemonConfiguration()
             for setting in DaemonConfiguration.Setting.allCases {
@@ -230,7 +231,7 @@ struct StartupTests {
         }
         #expect(Set(settings.compactMap { $0.split(separator: ":").first.map(String.init) })
             == Set(DaemonConfiguration.Setting.allCases.map(\.rawValue))
-                .subtracting(["recipients", "recipients-file", "signed-recipients", "signing-key", "drop-key"]))
+                .subtracting(["recipients", "recipients-file", "signed-recipients", "signing-key", "drop-key", "web-listen"]))
         let folder = try TemporaryDirectory("sealdropd-sample")
         let uncommented = folder.file("all.yaml")
         try settings.joined(separator: "\n").write(toFile: uncommented, atomically: true, encoding: .utf8)

@@ -1,0 +1,85 @@
+import HTTPTypes
+public import HummingbirdCore
+public import Logging
+public import NIOCore
+import NIOHTTP1
+public import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+package import SealDropServer
+
+extension HTTPRequestPart: TimedRequestPart {
+    package var timedKind: TimedPartKind {
+        switch self {
+        case .head: .head
+        case .body(let bytes): .body(byteCount: bytes.readableBytes)
+        case .end: .end
+        }
+    }
+}
+
+/// One accepted connection of the upload page: HTTP parts in and out, and a handle on the
+/// pipeline's own handlers (the timers and the drain the TCP protocol uses too).
+public struct WebConnection: ServerChildChannelValue {
+    let asyncChannel: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
+    let control: ConnectionControl<HTTPRequestPart>
+    /// The connection's channel.
+    public var channel: any Channel { asyncChannel.channel }
+}
+
+/// The upload page's child channel for HummingbirdCore's `Server`: NIO's HTTP/1 decoder with
+/// the daemon's head limits, HTTP types, the daemon's timers (head timeout, idle timeout,
+/// minimum rate), and a drain in front of it all so that a refusal is read rather than reset.
+/// One request per connection (every response says `Connection: close`), served by a
+/// ``WebResponder``.
+///
+/// Unlike Hummingbird's `HTTP1Channel`, it answers a request the HTTP decoder refuses (both
+/// `Content-Length` and `Transfer-Encoding`, two lengths, a bad chunk size, a head over the
+/// limits) with the page's own 400 and headers, not a bare one.
+public struct WebChannel: ServerChildChannel {
+    public typealias Value = WebConnection
+
+    let responder: WebResponder
+
+    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<WebConnection> {
+        let limits = responder.limits
+        return channel.eventLoop.makeCompletedFuture {
+            if let options = channel.syncOptions {
+                // Small reads, one per wake-up, as on the TCP listener (a large upload later
+                // reads more at a time).
+                try options.setOption(.recvAllocator, value: FastLanes.standardReads)
+                try options.setOption(.maxMessagesPerRead, value: 1)
+            }
+            let sync = channel.pipeline.syncOperations
+            let drain = DrainHandler()
+            try sync.addHandler(drain)
+            var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+            decoderLimits.maxHeaderFieldSize = limits.maxHeaderLineBytes
+            decoderLimits.maxHeaderFieldCount = limits.maxHeaderLines
+            decoderLimits.maxHeaderListSize = limits.maxHeaderLineBytes * 2
+            try sync.configureHTTPServerPipeline(
+                withPipeliningAssistance: false,
+                withErrorHandling: false,
+                withOutboundHeaderValidation: false,
+                withEncoderConfiguration: .init(),
+                withDecoderLimitConfiguration: decoderLimits
+            )
+            try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            let connectionGuard = ConnectionGuard<HTTPRequestPart>(limits: limits)
+            try sync.addHandler(connectionGuard)
+            let asyncChannel = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
+                wrappingChannelSynchronously: channel,
+                configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 2), isOutboundHalfClosureEnabled: true)
+            )
+            let control = ConnectionControl(eventLoop: channel.eventLoop, drain: drain, connectionGuard: connectionGuard)
+            return WebConnection(asyncChannel: asyncChannel, control: control)
+        }
+    }
+
+    public func handle(value connection: WebConnection, logger: Logger) async {
+        await withTaskCancellationHandler {
+            await responder.serve(connection)
+        } onCancel: {
+            connection.channel.close(promise: nil)
+        }
+    }
+}
