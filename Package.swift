@@ -156,6 +156,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["SealDropFormat", "SealDropKeys", "SealDropStore", "SealDropTestSupport"],
+            exclude: ["Browser"],
             swiftSettings: strictSettings
         ),
         // Writes the committed format test vectors (run by hand: see its first line).

@@ -54,7 +54,7 @@ struct WebPages: Sendable {
         let size = t.sizeText
             .replacingPlaceholder("max", with: Self.size(maxBodyBytes))
             .replacingPlaceholder("time", with: Self.duration(seconds: maxBodyBytes / 1_000_000))
-            .replacingPlaceholder("command", with: Self.size(min(Self.resumableAdvice, maxBodyBytes)))
+            .replacingPlaceholder("command", with: Self.size(min(Self.resumableAdvice, maxBodyBytes / 2)))
         let html = """
             <p>\(escape(t.formIntro))</p>
             <form method="post" action="/upload" enctype="multipart/form-data">

@@ -54,7 +54,7 @@ struct WebResponder: Sendable {
                     answer = (pages.refusal(.busy), true)
                 case .serve:
                     var parts = inbound.makeAsyncIterator()
-                    answer = await respond(&parts, connection: connection)
+                    answer = await respond(&parts, connection: connection, outbound: outbound)
                 }
                 control.stopTimers()
                 guard let answer else { return }
@@ -69,7 +69,8 @@ struct WebResponder: Sendable {
 
     /// The answer to the request, and whether to drain what the client still sends; nil when
     /// the client went away before a request.
-    private func respond(_ parts: inout Parts, connection: WebConnection) async -> (response: WebResponse, drain: Bool)? {
+    private func respond(_ parts: inout Parts, connection: WebConnection,
+                         outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>) async -> (response: WebResponse, drain: Bool)? {
         do {
             guard case .head(let head)? = try await parts.next() else { return nil }
             let path = head.path.map { String($0.prefix { $0 != "?" }) } ?? ""
@@ -85,7 +86,7 @@ struct WebResponder: Sendable {
                 guard let id = SubmissionID(String(path.dropFirst("/receipt/".count))) else { throw WebRefusal.notFound }
                 return (pages.receipt(id.text), true)
             case (.post, "/upload"):
-                let receipt = try await upload(head, &parts, connection: connection)
+                let receipt = try await upload(head, &parts, connection: connection, outbound: outbound)
                 let location = "/receipt/\(receipt.text)"
                 return (WebResponse(status: .seeOther, body: ByteBuffer(string: "<!doctype html><a href=\"\(location)\">\(location)</a>\n"),
                                     location: location), true)
@@ -102,13 +103,18 @@ struct WebResponder: Sendable {
     }
 
     /// Streams the form into a new upload and commits it; returns the receipt.
-    private func upload(_ head: HTTPRequest, _ parts: inout Parts, connection: WebConnection) async throws -> SubmissionID {
+    private func upload(_ head: HTTPRequest, _ parts: inout Parts, connection: WebConnection,
+                        outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>) async throws -> SubmissionID {
         // A declared length over the limit is refused before a byte of the body is read.
         if let declared = head.headerFields[.contentLength].flatMap(UInt64.init), declared > limits.maxBodyBytes + Self.formAllowance {
             throw WebRefusal.tooLarge
         }
         var form = try UploadForm(contentType: head.headerFields[.contentType], maxHeadBytes: limits.maxHeaderLineBytes,
                                   maxHeadLines: limits.maxHeaderLines)
+        // A client that asked first (curl does, for bodies over 1 MiB) is told to go on.
+        if head.headerFields[.expect]?.lowercased() == "100-continue" {
+            try await outbound.write(.head(HTTPResponse(status: .continue)))
+        }
         var upload: Upload?
         do {
             var fastReads = false
