@@ -11,7 +11,7 @@ struct UploadPageBrowserTests {
         let drop = try SendDrop(daemonArguments: ["--web-listen", "127.0.0.1:0", "--max-body-size", "64M"])
         let line = try #require(drop.daemon.stderr.split(separator: "\n").first { $0.hasPrefix("upload page on ") })
         let url = String(line.dropFirst("upload page on ".count))
-        let content = Data((0..<50_000_000).map { _ in UInt8.random(in: 0...255) })
+        let content = try #require(FileHandle(forReadingAtPath: "/dev/urandom")?.readData(ofLength: 50_000_000))
         let file = drop.dir.file("board minutes.pdf"), oversized = drop.dir.file("archive.zip")
         try content.write(to: URL(fileURLWithPath: file))
         try Data(repeating: 7, count: 80_000_000).write(to: URL(fileURLWithPath: oversized))
