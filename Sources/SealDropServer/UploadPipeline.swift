@@ -15,7 +15,7 @@ public enum UploadContent: Sendable, Equatable {
 }
 
 /// The one way into the spool, for every front door (the TCP protocol's verbs, resumable
-/// uploads, and the web page next). A front door begins an upload, appends the bytes as they
+/// uploads, and the upload page of SealDropWeb). A front door begins an upload, appends the bytes as they
 /// arrive, and commits it (the receipt only once it is durable) or aborts it; a resumable upload
 /// (``createResumable(length:eventLoop:)``) is kept when its connection ends and reopened at its
 /// durable offset. Everything that protects the drop lives here, so
