@@ -113,7 +113,7 @@ public final class Daemon: Sendable {
     /// beside the upload server and stop with it (the upload page: `SealDropWeb`'s front door,
     /// which this module does not know).
     public func run(alongside services: [any Service] = []) async throws {
-        let group = ServiceGroup(configuration: .init(services: [server] + services, logger: logger))
+        let group = ServiceGroup(configuration: .init(services: [FrontDoors(services: [server] + services)], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             if recipientsPoll > .zero, recipients.watchedFile != nil {
@@ -166,6 +166,24 @@ public final class Daemon: Sendable {
     }
 
     private struct ImmediateShutdown: Error {}
+
+    /// The front doors side by side, so that a shutdown reaches them all at once: each stops
+    /// accepting and gives its uploads in progress the same grace period. (A `ServiceGroup`
+    /// shuts its services down one after another, so the TCP listener would go on accepting
+    /// while the page's uploads finished.) One that fails stops the others.
+    private struct FrontDoors: Service {
+        let services: [any Service]
+
+        func run() async throws {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for service in services {
+                    group.addTask { try await service.run() }
+                }
+                // The first failure ends the group at once (`waitForAll` would wait for the others).
+                while try await group.next() != nil {}
+            }
+        }
+    }
 
     /// With up to 512 connections, each with a socket and a temporary file, the usual soft limit
     /// of 1024 descriptors is tight: use the hard limit.

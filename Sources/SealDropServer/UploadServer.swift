@@ -126,42 +126,48 @@ public final class UploadServer: Service, Sendable {
     public func run() async throws {
         let stopping = Atomic(false)
         do {
-            try await withGracefulShutdownHandler {
-                try await withThrowingDiscardingTaskGroup { group in
-                    try await serverChannel.executeThenClose { inbound in
-                        for try await connection in inbound {
-                            let admission: ConnectionTracker.Admission = stopping.load(ordering: .relaxed) ? .drop : tracker.admit()
-                            switch admission {
-                            case .serve:
-                                group.addTask {
-                                    await self.handler.serve(connection)
-                                    self.tracker.leave(.serve)
+            // Cancelled (another front door failed to start, or a second signal): stop accepting too.
+            try await withTaskCancellationHandler {
+                try await withGracefulShutdownHandler {
+                    try await withThrowingDiscardingTaskGroup { group in
+                        try await serverChannel.executeThenClose { inbound in
+                            for try await connection in inbound {
+                                let admission: ConnectionTracker.Admission = stopping.load(ordering: .relaxed) ? .drop : tracker.admit()
+                                switch admission {
+                                case .serve:
+                                    group.addTask {
+                                        await self.handler.serve(connection)
+                                        self.tracker.leave(.serve)
+                                    }
+                                case .refuse:
+                                    group.addTask {
+                                        await self.handler.refuseBusy(connection)
+                                        self.tracker.leave(.refuse)
+                                    }
+                                case .drop:
+                                    group.addTask { await self.handler.close(connection) }
                                 }
-                            case .refuse:
-                                group.addTask {
-                                    await self.handler.refuseBusy(connection)
-                                    self.tracker.leave(.refuse)
-                                }
-                            case .drop:
-                                group.addTask { await self.handler.close(connection) }
+                            }
+                        }
+                        // Not accepting any more. Give uploads in progress the grace period.
+                        let inFlight = tracker.active
+                        guard inFlight > 0, !Task.isCancelled else { return }
+                        logger.info("stopped accepting connections; waiting for uploads in progress", metadata: [
+                            "connections.active": "\(inFlight)", "shutdown.grace_seconds": "\(limits.shutdownGracePeriod.components.seconds)",
+                        ])
+                        group.addTask {
+                            let deadline = ContinuousClock.now + self.limits.shutdownGracePeriod
+                            while self.tracker.active + self.tracker.refusing > 0 {
+                                guard ContinuousClock.now < deadline else { throw GracePeriodExpired() }
+                                try await Task.sleep(for: .milliseconds(20))
                             }
                         }
                     }
-                    // Not accepting any more. Give uploads in progress the grace period.
-                    let inFlight = tracker.active
-                    guard inFlight > 0, !Task.isCancelled else { return }
-                    logger.info("stopped accepting connections; waiting for uploads in progress", metadata: [
-                        "connections.active": "\(inFlight)", "shutdown.grace_seconds": "\(limits.shutdownGracePeriod.components.seconds)",
-                    ])
-                    group.addTask {
-                        let deadline = ContinuousClock.now + self.limits.shutdownGracePeriod
-                        while self.tracker.active + self.tracker.refusing > 0 {
-                            guard ContinuousClock.now < deadline else { throw GracePeriodExpired() }
-                            try await Task.sleep(for: .milliseconds(20))
-                        }
-                    }
+                } onGracefulShutdown: {
+                    stopping.store(true, ordering: .relaxed)
+                    self.serverChannel.channel.close(promise: nil)
                 }
-            } onGracefulShutdown: {
+            } onCancel: {
                 stopping.store(true, ordering: .relaxed)
                 self.serverChannel.channel.close(promise: nil)
             }

@@ -38,6 +38,14 @@ struct ArchitectureTests {
         #expect(try runProcess("/usr/bin/env", ["nm", "-C", TestBinaries.path("sealdrop")]).stdout.contains("NIOCore"))
     }
 
+    @Test("only SealDropWeb imports Hummingbird: the upload page is a module of its own, which the daemon's core does not know")
+    func onlyTheWebModuleImportsHummingbird() throws {
+        let importers = try files(containing: "import Hummingbird")
+        #expect(!importers.isEmpty)
+        #expect(importers.allSatisfy { $0.hasPrefix("SealDropWeb/") }, "\(importers)")
+        #expect(try files(containing: "import SealDropWeb") == ["sealdropd/SealDropD.swift"])
+    }
+
     @Test("the daemon never sees a secret key: SealDropServer does not use key files")
     func daemonHasNoSecretKeys() throws {
         let uses = try files(containing: "KeyFile").filter { $0.hasPrefix("SealDropServer/") || $0.hasPrefix("sealdropd/") }

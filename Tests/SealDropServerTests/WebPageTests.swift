@@ -167,22 +167,31 @@ struct WebPageTests {
     func busy() async throws {
         let web = try await WebDrop.start(extra: ["--max-connections", "1"])
         defer { Task { await web.drop.stop() } }
-        // A TCP upload in progress holds the only slot.
-        let holder = try TestSocket(port: web.drop.port)
-        try holder.send(Array("SEALDROP/1 PUT 100\n\nabc".utf8))
-        try await Task.sleep(for: .milliseconds(300))
-        let (status, text) = try await web.raw(Array("GET / HTTP/1.1\r\nHost: drop\r\n\r\n".utf8))
+        // A TCP upload in progress holds the only slot (its temporary file shows it was admitted).
+        let holder = try await holdTheSlot(port: web.drop.port, with: Array("SEALDROP/1 PUT 100\n\nabc".utf8), spool: web.spool)
+        let get = Array("GET / HTTP/1.1\r\nHost: drop\r\n\r\n".utf8)
+        let (status, text) = try await web.raw(get)
         #expect(status == 503 && text.contains("The drop is busy"), "\(text.prefix(200))")
         holder.close()
-        let get = Array("GET / HTTP/1.1\r\nHost: drop\r\n\r\n".utf8)
-        #expect(await eventually { (try? await web.raw(get).status) == 200 })
         // A web upload in progress holds it: the TCP listener answers busy.
-        let webHolder = try TestSocket(port: web.webPort)
-        try webHolder.send(WebDrop.post(WebDrop.form([WebDrop.filePart(Array(repeating: 1, count: 100))]), headers: ["Content-Length: 100000"]))
-        try await Task.sleep(for: .milliseconds(300))
+        let form = WebDrop.post(WebDrop.form([WebDrop.filePart(Array(repeating: 1, count: 100))]), headers: ["Content-Length: 100000"])
+        let webHolder = try await holdTheSlot(port: web.webPort, with: form, spool: web.spool)
         #expect(errorCode(try await web.drop.put([1, 2, 3])) == "busy")
         webHolder.close()
         #expect(await eventually { (try? await web.raw(get).status) == 200 })
+    }
+
+    /// A connection that sent `bytes` and was admitted: its upload's temporary file exists. (The
+    /// connection before it may still hold the slot for a moment after it closed: then try again.)
+    private func holdTheSlot(port: Int, with bytes: [UInt8], spool: SpoolFolder) async throws -> TestSocket {
+        for _ in 0..<20 {
+            #expect(await spool.waitForEmptyTemp())
+            let socket = try TestSocket(port: port)
+            try socket.send(bytes)
+            if await eventually(timeout: 2, { spool.tempFiles().count == 1 }) { return socket }
+            socket.close()
+        }
+        throw TestSupportError.commandFailed("no connection was admitted")
     }
 
     @Test("a full spool (quota) is answered 507, with nothing kept")
@@ -230,6 +239,68 @@ struct WebPageTests {
         // The only addresses in the log are the daemon's own listening sockets.
         let addresses = log.matches(of: /127\.0\.0\.1:(\d+)/).map { Int($0.output.1)! }
         #expect(Set(addresses).isSubset(of: [web.drop.port, web.webPort]), "\(addresses)")
+    }
+
+    @Test("a form upload reset or closed midway leaves nothing and its plaintext never touches the disk; one sent in pieces of a few bytes is stored whole")
+    func cutOffAndPieces() async throws {
+        let web = try await WebDrop.start()
+        defer { Task { await web.drop.stop() } }
+        let canary = "CANARY-\(UUID().uuidString)"
+        let content = Array(canary.utf8) + Array(repeating: 0x41, count: 200_000) + Array(canary.utf8)
+        let request = WebDrop.post(WebDrop.form([WebDrop.messagePart, WebDrop.filePart(content)]))
+        let half = Array(request.prefix(request.count / 2))
+        let port = web.webPort
+        try await blocking {
+            let socket = try TestSocket(port: port)
+            try socket.send(half)
+            Thread.sleep(forTimeInterval: 0.3)
+            socket.reset()
+        }
+        #expect(await web.spool.waitForEmptyTemp())
+        // Closed (FIN) midway: the body is cut short of its Content-Length.
+        #expect(try await web.raw(half).status == 400)
+        try await web.expectNothingStoredAndStillServing(inboxBefore: [])
+        #expect(try filesContaining(canary, under: web.spool.path).isEmpty)
+
+        let answer = try await blocking { () -> String in
+            let socket = try TestSocket(port: port)
+            var offset = 0
+            while offset < request.count {
+                let size = offset < 2000 ? Int.random(in: 1...7) : Int.random(in: 1...20_000)
+                try socket.send(Array(request[offset..<min(offset + size, request.count)]))
+                offset += size
+            }
+            socket.shutdownWrite()
+            return socket.readReply()
+        }
+        let receipt = try #require(WebDrop.receipt(in: answer), "\(answer.prefix(300))")
+        #expect(try web.drop.recipient.open(web.spool.submission(receipt)).content == content)
+        #expect(try filesContaining(canary, under: web.spool.path).isEmpty, "the plaintext reached the disk")
+    }
+
+    @Test("SIGTERM: the page stops accepting, a form upload in progress finishes within the grace period and is stored, exit 0")
+    func sigterm() async throws {
+        let web = try await WebDrop.start()
+        let content = (0..<400_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let request = WebDrop.post(WebDrop.form([WebDrop.filePart(content)]))
+        let port = web.webPort
+        let socket = try await blocking { () -> TestSocket in
+            let socket = try TestSocket(port: port)
+            try socket.send(Array(request.prefix(150_000)))
+            return socket
+        }
+        #expect(await eventually { web.spool.tempFiles().count == 1 })
+        kill(web.drop.daemonPID, SIGTERM)
+        #expect(await web.drop.daemon.waitForOutput("waiting for uploads in progress"))
+        #expect(await eventually { (try? TestSocket(port: port, timeout: 2)) == nil })
+        let answer = try await blocking { () -> String in
+            try socket.send(Array(request.dropFirst(150_000)))
+            socket.shutdownWrite()
+            return socket.readReply()
+        }
+        let receipt = try #require(WebDrop.receipt(in: answer), "\(answer.prefix(300))")
+        #expect(await web.drop.daemon.waitForExit() == 0, "\(web.drop.daemon.stderr)")
+        #expect(try web.drop.recipient.open(web.spool.submission(receipt)).content == content)
     }
 
     @Test("a port the page cannot listen on stops the daemon with an error and a hint")
