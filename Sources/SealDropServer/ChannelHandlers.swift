@@ -1,5 +1,5 @@
 import Logging
-package import NIOCore
+import NIOCore
 package import SealDropWire
 #if canImport(Glibc)
 import Glibc
@@ -11,13 +11,11 @@ import Glibc
 /// caused by closing a socket with unread data), until the client closes its side, `maxBytes`
 /// have been discarded, or `timeout` passes. Its future then completes and the connection is
 /// closed.
-package final class DrainHandler: ChannelDuplexHandler {
-    package typealias InboundIn = ByteBuffer
-    package typealias InboundOut = ByteBuffer
-    package typealias OutboundIn = Any
-    package typealias OutboundOut = Any
-
-    package init() {}
+final class DrainHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = Any
+    typealias OutboundOut = Any
 
     private enum Mode {
         case passThrough
@@ -29,17 +27,17 @@ package final class DrainHandler: ChannelDuplexHandler {
     private var inputClosed = false
     private var context: ChannelHandlerContext?
 
-    package func handlerAdded(context: ChannelHandlerContext) {
+    func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }
 
-    package func handlerRemoved(context: ChannelHandlerContext) {
+    func handlerRemoved(context: ChannelHandlerContext) {
         finish()
         self.context = nil
     }
 
     /// Starts draining; the future completes when draining ends (it never fails).
-    package func startDrain(timeout: TimeAmount, maxBytes: Int, eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+    func startDrain(timeout: TimeAmount, maxBytes: Int, eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         guard let context, case .passThrough = mode, !inputClosed, context.channel.isActive else {
             return eventLoop.makeSucceededFuture(())
         }
@@ -57,7 +55,7 @@ package final class DrainHandler: ChannelDuplexHandler {
         promise.succeed(())
     }
 
-    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch mode {
         case .passThrough:
             context.fireChannelRead(data)
@@ -74,7 +72,7 @@ package final class DrainHandler: ChannelDuplexHandler {
         }
     }
 
-    package func channelReadComplete(context: ChannelHandlerContext) {
+    func channelReadComplete(context: ChannelHandlerContext) {
         switch mode {
         case .passThrough: context.fireChannelReadComplete()
         case .draining: context.read()
@@ -82,11 +80,11 @@ package final class DrainHandler: ChannelDuplexHandler {
         }
     }
 
-    package func read(context: ChannelHandlerContext) {
+    func read(context: ChannelHandlerContext) {
         context.read()
     }
 
-    package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
             inputClosed = true
             if case .draining = mode { finish() }
@@ -95,7 +93,7 @@ package final class DrainHandler: ChannelDuplexHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard case .passThrough = mode else {
             finish()
             return
@@ -103,7 +101,7 @@ package final class DrainHandler: ChannelDuplexHandler {
         context.fireErrorCaught(error)
     }
 
-    package func channelInactive(context: ChannelHandlerContext) {
+    func channelInactive(context: ChannelHandlerContext) {
         finish()
         context.fireChannelInactive()
     }
@@ -145,11 +143,11 @@ extension RequestPart: TimedRequestPart {
 /// A timeout is raised as a ``ProtocolError`` through `errorCaught`, which ends the inbound
 /// stream with it. The handler also remembers whether the decoder refused bytes after the end of
 /// the body (``trailingDataSeen``), which the server checks just before it commits an upload.
-package final class ConnectionGuard<Part: TimedRequestPart>: ChannelDuplexHandler {
-    package typealias InboundIn = Part
-    package typealias InboundOut = Part
-    package typealias OutboundIn = Any
-    package typealias OutboundOut = Any
+final class ConnectionGuard<Part: TimedRequestPart>: ChannelDuplexHandler {
+    typealias InboundIn = Part
+    typealias InboundOut = Part
+    typealias OutboundIn = Any
+    typealias OutboundOut = Any
 
     private enum Phase { case head, body, ended, stopped }
 
@@ -168,17 +166,17 @@ package final class ConnectionGuard<Part: TimedRequestPart>: ChannelDuplexHandle
     private var reportedError = false
     private var context: ChannelHandlerContext?
 
-    package init(limits: ServerLimits) {
+    init(limits: ServerLimits) {
         self.limits = limits
     }
 
     /// Raises `error` now, unless an error was already raised (see ``ConnectionControl/interrupt(_:)``).
-    package func interrupt(_ error: ProtocolError) {
+    func interrupt(_ error: ProtocolError) {
         guard let context else { return }
         raise(error, context: context)
     }
 
-    package func handlerAdded(context: ChannelHandlerContext) {
+    func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         headerDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(limits.headerTimeout)) { [self] in
             guard phase == .head else { return }
@@ -196,18 +194,18 @@ package final class ConnectionGuard<Part: TimedRequestPart>: ChannelDuplexHandle
         }
     }
 
-    package func handlerRemoved(context: ChannelHandlerContext) {
+    func handlerRemoved(context: ChannelHandlerContext) {
         stop()
         self.context = nil
     }
 
-    package func channelInactive(context: ChannelHandlerContext) {
+    func channelInactive(context: ChannelHandlerContext) {
         stop()
         context.fireChannelInactive()
     }
 
     /// Stops every timer: the request is complete, or the server is replying.
-    package func stop() {
+    func stop() {
         phase = .stopped
         headerDeadline?.cancel()
         headerDeadline = nil
@@ -216,12 +214,12 @@ package final class ConnectionGuard<Part: TimedRequestPart>: ChannelDuplexHandle
         waitingSince = nil
     }
 
-    package func read(context: ChannelHandlerContext) {
+    func read(context: ChannelHandlerContext) {
         if phase == .body, waitingSince == nil { waitingSince = .now() }
         context.read()
     }
 
-    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data).timedKind {
         case .head:
             if phase == .head {
@@ -241,7 +239,7 @@ package final class ConnectionGuard<Part: TimedRequestPart>: ChannelDuplexHandle
         context.fireChannelRead(data)
     }
 
-    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let error = error as? ProtocolError, error.code == .trailingData { trailingDataSeen = true }
         // After the decoder failed once, it reports every later read as an error: one is enough.
         guard !reportedError else { return }
@@ -285,7 +283,7 @@ package final class ConnectionGuard<Part: TimedRequestPart>: ChannelDuplexHandle
 
 extension TimeAmount {
     /// The same span as a NIO time amount (nanosecond precision, saturating).
-    package init(_ duration: Duration) {
+    init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         self = overflow ? .nanoseconds(.max) : .nanoseconds(whole + attoseconds / 1_000_000_000)

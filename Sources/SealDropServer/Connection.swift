@@ -9,34 +9,12 @@ struct Connection: Sendable {
 
     /// Builds a child channel's pipeline; runs on its event loop.
     static func configure(_ channel: any Channel, limits: ServerLimits) throws -> Connection {
-        if let options = channel.syncOptions {
-            // The daemon replies after the client half-closed (`nc -N`).
-            try options.setOption(.allowRemoteHalfClosure, value: true)
-            // Small reads, one per wake-up: a fast client cannot make a connection buffer much
-            // (an upload in one of the `FastLanes` later reads more at a time).
-            try options.setOption(.recvAllocator, value: FastLanes.standardReads)
-            try options.setOption(.maxMessagesPerRead, value: 1)
+        let (asyncChannel, control) = try ConnectionControl<RequestPart>.configure(channel, limits: limits, replies: Reply.self) { sync in
+            // Framing: request lines and lengths refused before they are buffered.
+            try sync.addHandler(ByteToMessageHandler(RequestDecoder(limits: limits.wireLimits)))
+            // Replies on the wire.
+            try sync.addHandler(MessageToByteHandler(ReplyEncoder()))
         }
-        let drain = DrainHandler()
-        let connectionGuard = ConnectionGuard<RequestPart>(limits: limits)
-        let sync = channel.pipeline.syncOperations
-        // After the reply, reads and discards what the client still sends, so it reads the
-        // reply rather than a reset caused by closing a socket with unread data.
-        try sync.addHandler(drain)
-        // Framing: request lines and lengths refused before they are buffered.
-        try sync.addHandler(ByteToMessageHandler(RequestDecoder(limits: limits.wireLimits)))
-        // Replies on the wire.
-        try sync.addHandler(MessageToByteHandler(ReplyEncoder()))
-        // The header timeout, the idle timeout and the minimum rate, and bytes after the end.
-        try sync.addHandler(connectionGuard)
-        // Low watermarks: at most two received buffers wait for the connection task (deeper
-        // buffering made no upload faster and hundreds of concurrent ones larger). Finishing the
-        // outbound writer half-closes the socket, so the client sees the end of the reply.
-        let asyncChannel = try NIOAsyncChannel<RequestPart, Reply>(
-            wrappingChannelSynchronously: channel,
-            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 2), isOutboundHalfClosureEnabled: true)
-        )
-        let control = ConnectionControl(eventLoop: channel.eventLoop, drain: drain, connectionGuard: connectionGuard)
         return Connection(channel: asyncChannel, control: control)
     }
 
@@ -58,6 +36,40 @@ struct Connection: Sendable {
     }
 }
 
+extension ConnectionControl {
+    /// Builds a connection's pipeline as every front door does, on its event loop: small reads,
+    /// one per wake-up (a fast client cannot make a connection buffer much; an upload in one of
+    /// the `FastLanes` later reads more at a time); the drain next to the socket (after the
+    /// reply it reads and discards what the client still sends, so the client reads the reply
+    /// rather than a reset); the front door's decoder and encoder, added by `framing`; the
+    /// timers (header timeout, idle timeout, minimum rate); and an async channel with low
+    /// watermarks (at most two received buffers wait for the connection task: deeper buffering
+    /// made no upload faster and hundreds of concurrent ones larger), whose finished writer
+    /// half-closes the socket, so the client sees the end of the reply.
+    package static func configure<Out>(
+        _ channel: any Channel, limits: ServerLimits, replies: Out.Type,
+        framing: (ChannelPipeline.SynchronousOperations) throws -> Void
+    ) throws -> (NIOAsyncChannel<Part, Out>, ConnectionControl<Part>) {
+        if let options = channel.syncOptions {
+            // The daemon replies after the client half-closed (`nc -N`).
+            try options.setOption(.allowRemoteHalfClosure, value: true)
+            try options.setOption(.recvAllocator, value: FastLanes.standardReads)
+            try options.setOption(.maxMessagesPerRead, value: 1)
+        }
+        let drain = DrainHandler()
+        let connectionGuard = ConnectionGuard<Part>(limits: limits)
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(drain)
+        try framing(sync)
+        try sync.addHandler(connectionGuard)
+        let asyncChannel = try NIOAsyncChannel<Part, Out>(
+            wrappingChannelSynchronously: channel,
+            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 2), isOutboundHalfClosureEnabled: true)
+        )
+        return (asyncChannel, ConnectionControl(eventLoop: channel.eventLoop, drain: drain, connectionGuard: connectionGuard))
+    }
+}
+
 /// Thread-safe access to a connection's handlers; every call hops to the channel's event loop.
 /// `Part` is what the connection's decoder produces (the TCP protocol's parts, or HTTP's).
 package struct ConnectionControl<Part: TimedRequestPart>: Sendable {
@@ -66,7 +78,7 @@ package struct ConnectionControl<Part: TimedRequestPart>: Sendable {
     let connectionGuard: NIOLoopBound<ConnectionGuard<Part>>
 
     /// Control over `drain` and `connectionGuard`, handlers of a channel on `eventLoop`.
-    package init(eventLoop: any EventLoop, drain: DrainHandler, connectionGuard: ConnectionGuard<Part>) {
+    init(eventLoop: any EventLoop, drain: DrainHandler, connectionGuard: ConnectionGuard<Part>) {
         self.eventLoop = eventLoop
         self.drain = NIOLoopBound(drain, eventLoop: eventLoop)
         self.connectionGuard = NIOLoopBound(connectionGuard, eventLoop: eventLoop)

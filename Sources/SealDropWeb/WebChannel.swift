@@ -43,34 +43,20 @@ public struct WebChannel: ServerChildChannel {
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<WebConnection> {
         let limits = responder.limits
         return channel.eventLoop.makeCompletedFuture {
-            if let options = channel.syncOptions {
-                // Small reads, one per wake-up, as on the TCP listener (a large upload later
-                // reads more at a time).
-                try options.setOption(.recvAllocator, value: FastLanes.standardReads)
-                try options.setOption(.maxMessagesPerRead, value: 1)
+            let (asyncChannel, control) = try ConnectionControl<HTTPRequestPart>.configure(channel, limits: limits, replies: HTTPResponsePart.self) { sync in
+                var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+                decoderLimits.maxHeaderFieldSize = limits.maxHeaderLineBytes
+                decoderLimits.maxHeaderFieldCount = limits.maxHeaderLines
+                decoderLimits.maxHeaderListSize = limits.maxHeaderLineBytes * limits.maxHeaderLines
+                try sync.configureHTTPServerPipeline(
+                    withPipeliningAssistance: false,
+                    withErrorHandling: false,
+                    withOutboundHeaderValidation: false,
+                    withEncoderConfiguration: .init(),
+                    withDecoderLimitConfiguration: decoderLimits
+                )
+                try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             }
-            let sync = channel.pipeline.syncOperations
-            let drain = DrainHandler()
-            try sync.addHandler(drain)
-            var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-            decoderLimits.maxHeaderFieldSize = limits.maxHeaderLineBytes
-            decoderLimits.maxHeaderFieldCount = limits.maxHeaderLines
-            decoderLimits.maxHeaderListSize = limits.maxHeaderLineBytes * 2
-            try sync.configureHTTPServerPipeline(
-                withPipeliningAssistance: false,
-                withErrorHandling: false,
-                withOutboundHeaderValidation: false,
-                withEncoderConfiguration: .init(),
-                withDecoderLimitConfiguration: decoderLimits
-            )
-            try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-            let connectionGuard = ConnectionGuard<HTTPRequestPart>(limits: limits)
-            try sync.addHandler(connectionGuard)
-            let asyncChannel = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
-                wrappingChannelSynchronously: channel,
-                configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 2), isOutboundHalfClosureEnabled: true)
-            )
-            let control = ConnectionControl(eventLoop: channel.eventLoop, drain: drain, connectionGuard: connectionGuard)
             return WebConnection(asyncChannel: asyncChannel, control: control)
         }
     }
