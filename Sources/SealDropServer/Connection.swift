@@ -106,6 +106,12 @@ package struct ConnectionControl<Part: TimedRequestPart>: Sendable {
         await drainInput(timeout: TimeAmount(limits.drainTimeout), maxBytes: limits.drainMaxBytes)
     }
 
+    /// After an `ERR busy` (or the page's `503`): the same, but for at most a second and 64 KiB,
+    /// since the refusal slots are few (see `ConnectionTracker`).
+    package func drainAfterBusy(_ limits: ServerLimits) async {
+        await drainInput(timeout: TimeAmount(min(limits.drainTimeout, .seconds(1))), maxBytes: 64 * 1024)
+    }
+
     /// Reads and discards input until the client closes, `maxBytes` arrived, or `timeout`.
     func drainInput(timeout: TimeAmount, maxBytes: Int) async {
         let done = eventLoop.flatSubmit {

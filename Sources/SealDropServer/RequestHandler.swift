@@ -50,7 +50,7 @@ struct RequestHandler: Sendable {
         do {
             try await connection.channel.executeThenClose { _, outbound in
                 if await connection.send(Reply(ProtocolError(.busy)), through: outbound, timeout: min(limits.writeTimeout, .seconds(1))) {
-                    await connection.control.drainInput(timeout: TimeAmount(min(limits.drainTimeout, .seconds(1))), maxBytes: 64 * 1024)
+                    await connection.control.drainAfterBusy(limits)
                 }
             }
         } catch {

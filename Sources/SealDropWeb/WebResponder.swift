@@ -58,7 +58,13 @@ struct WebResponder: Sendable {
                 }
                 control.stopTimers()
                 guard let answer else { return }
-                if await send(answer.response, through: outbound, channel: connection.channel), answer.drain {
+                // A busy refusal spends at most a second or two: the refusal slots are few.
+                let busy = admission == .refuse
+                let timeout = busy ? min(limits.writeTimeout, .seconds(1)) : limits.writeTimeout
+                guard await send(answer.response, through: outbound, channel: connection.channel, timeout: timeout), answer.drain else { return }
+                if busy {
+                    await control.drainAfterBusy(limits)
+                } else {
                     await control.drainAfterReply(limits)
                 }
             }
@@ -180,16 +186,16 @@ struct WebResponder: Sendable {
     }
 
     /// Writes `response` and half-closes; gives up (and closes) if it cannot be handed to the
-    /// socket within the write timeout. Returns whether it was sent. It is written even when the
+    /// socket within `timeout`. Returns whether it was sent. It is written even when the
     /// connection's task was cancelled (the shutdown grace period ran out): the client is told why.
     private func send(_ response: WebResponse, through outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>,
-                      channel: any Channel) async -> Bool {
+                      channel: any Channel, timeout: Duration) async -> Bool {
         var fields = Self.securityHeaders
         fields[.contentType] = response.contentType
         fields[.contentLength] = "\(response.body.readableBytes)"
         if let location = response.location { fields[.location] = location }
         let head = HTTPResponse(status: response.status, headerFields: fields)
-        return await sendWithin(limits.writeTimeout, closing: channel) {
+        return await sendWithin(timeout, closing: channel) {
             try await outbound.write(contentsOf: [.head(head), .body(response.body), .end(nil)])
             outbound.finish()
         }

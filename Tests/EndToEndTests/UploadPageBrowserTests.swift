@@ -6,11 +6,17 @@ import Testing
 /// Debian's python3-selenium (`Browser/upload_page.py`), against the real daemon.
 @Suite("the upload page in a browser")
 struct UploadPageBrowserTests {
-    @Test("Chromium with JavaScript off uploads 50 MB with a message, shows the receipt (also after a reload), and shows the 413 page for an oversized file; every request stayed on the page's origin")
+    @Test("Chromium with JavaScript off uploads 50 MB with a message, shows the receipt (also after a reload), and shows the 413 page for an oversized file; the form fits a phone; every request stayed on the page's origin")
     func browserUpload() throws {
         let drop = try SendDrop(daemonArguments: ["--web-listen", "127.0.0.1:0", "--max-body-size", "64M"])
-        let line = try #require(drop.daemon.stderr.split(separator: "\n").first { $0.hasPrefix("upload page on ") })
-        let url = String(line.dropFirst("upload page on ".count))
+        // The page says where it listens just after the TCP listener does.
+        var line: Substring?
+        for _ in 0..<1000 where line == nil {
+            line = drop.daemon.stderr.split(separator: "\n").first { $0.hasPrefix("upload page on ") }
+            if line == nil { Thread.sleep(forTimeInterval: 0.02) }
+        }
+        let listening = try #require(line, "\(drop.daemon.stderr)")
+        let url = String(listening.dropFirst("upload page on ".count))
         let content = try #require(FileHandle(forReadingAtPath: "/dev/urandom")?.readData(ofLength: 50_000_000))
         let file = drop.dir.file("board minutes.pdf"), oversized = drop.dir.file("archive.zip")
         try content.write(to: URL(fileURLWithPath: file))
@@ -24,6 +30,7 @@ struct UploadPageBrowserTests {
         let seen = try #require(try JSONSerialization.jsonObject(with: run.stdoutData) as? [String: Any], "\(run.stdout) \(run.stderr)")
 
         #expect(seen["javascript_control"] as? String == "static", "the browser ran JavaScript")
+        #expect(seen["phone_fits"] as? Bool == true, "the form is wider than a phone's screen")
         let receipt = try #require(seen["receipt"] as? String)
         #expect(seen["receipt_url_path"] as? String == "/receipt/\(receipt)")
         #expect(seen["receipt_heading"] as? String == "Your file is stored")
@@ -45,7 +52,7 @@ struct UploadPageBrowserTests {
             let target = request["url"] ?? ""
             #expect(target == origin || target.hasPrefix("\(origin)/"), "a request left the page's origin: \(target)")
         }
-        for name in ["upload-form.png", "upload-receipt.png"] {
+        for name in ["upload-form.png", "upload-form-phone.png", "upload-receipt.png"] {
             #expect(FileManager.default.fileExists(atPath: "\(screenshots)/\(name)"))
         }
     }

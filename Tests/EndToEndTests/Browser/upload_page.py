@@ -41,6 +41,13 @@ try:
     driver.get(url)
     result["form_title"] = driver.title
     driver.save_screenshot(f"{screenshots}/upload-form.png")
+    driver.set_window_size(412, 915)  # a phone's width: one column, nothing cut off
+    widest = max(element.rect["x"] + element.rect["width"]
+                 for tag in ["main", "form", "textarea", "input", "button", "p", "li"]
+                 for element in driver.find_elements(By.TAG_NAME, tag))
+    result["phone_fits"] = widest <= 412
+    driver.save_screenshot(f"{screenshots}/upload-form-phone.png")
+    driver.set_window_size(900, 1300)
     driver.find_element(By.NAME, "message").send_keys(message)
     driver.find_element(By.NAME, "file").send_keys(upload)
     started = time.monotonic()
