@@ -116,8 +116,9 @@ package enum TimedPartKind {
     case end
 }
 
-/// A decoded request part the ``ConnectionGuard`` can time.
-package protocol TimedRequestPart {
+/// A decoded request part the ``ConnectionGuard`` can time. (Its type is passed between the
+/// connection task and the channel's event loop, hence `SendableMetatype`.)
+package protocol TimedRequestPart: SendableMetatype {
     /// Which kind of part this is.
     var timedKind: TimedPartKind { get }
 }

@@ -1,5 +1,5 @@
 package import NIOCore
-package import SealDropWire
+import SealDropWire
 
 /// One accepted connection as the accept loop hands it to a connection task: the async channel
 /// of decoded request parts in and replies out, and a handle on the pipeline's own handlers.
