@@ -217,6 +217,30 @@ struct WebPageTests {
         try await web.expectNothingStoredAndStillServing(inboxBefore: [])
     }
 
+    @Test("below the minimum rate: a form trickling in (never idle for a whole second, but far below the rate) is answered 408, with nothing kept")
+    func belowMinimumRate() async throws {
+        let web = try await WebDrop.start(extra: ["--idle-timeout", "1s", "--minimum-rate", "10000"])
+        defer { Task { await web.drop.stop() } }
+        let request = WebDrop.post(WebDrop.form([WebDrop.filePart(Array(repeating: 1, count: 100_000))]))
+        let port = web.webPort
+        let started = Date()
+        let answer = try await blocking { () -> String in
+            let socket = try TestSocket(port: port)
+            try socket.send(Array(request.prefix(400)))
+            // 100 bytes every 200 ms: 500 bytes per second, a twentieth of the minimum.
+            var offset = 400
+            while offset < request.count, Date().timeIntervalSince(started) < 10 {
+                do { try socket.send(Array(request[offset..<min(offset + 100, request.count)])) } catch { break }
+                offset += 100
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            return socket.readReply()
+        }
+        #expect(WebDrop.status(of: answer) == 408 && answer.contains("too slow"), "\(answer.prefix(200))")
+        #expect(Date().timeIntervalSince(started) < 10)
+        try await web.expectNothingStoredAndStillServing(inboxBefore: [])
+    }
+
     @Test("nothing about the client is logged: no address, no User-Agent, no header value, no file name or message, even at trace level")
     func privacy() async throws {
         let web = try await WebDrop.start(extra: ["--log-level", "trace"])
