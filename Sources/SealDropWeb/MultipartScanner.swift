@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 #if canImport(Glibc)
 import Glibc
@@ -212,7 +213,7 @@ struct MultipartScanner {
             guard !name.isEmpty, name.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 && $0.value < 127 && !"()<>@,;:\\\"/[]?={}".unicodeScalars.contains($0) }) else {
                 throw .badHeadLine
             }
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .spacesAndTabs)
             guard !value.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 }) else { throw .badHeadLine }
             fields.append(HeaderField(name: name.lowercased(), value: value))
         }

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// The upload form's rules, over the parts a ``MultipartScanner`` reads: an optional `message`
@@ -65,7 +66,7 @@ struct UploadForm {
                 switch part {
                 case .message:
                     guard (message?.count ?? 0) + bytes.readableBytes <= Self.maxMessageBytes else { throw .messageTooLong }
-                    message = (message ?? []) + bytes.readableBytesView
+                    message?.append(contentsOf: bytes.readableBytesView)
                 case .file:
                     steps.append(.fileBytes(bytes))
                 case .none, .afterFile:
@@ -137,7 +138,7 @@ struct UploadForm {
     /// A part's media type as the metadata keeps it: `type/subtype` of token characters, else
     /// none (the file is stored all the same).
     private static func mediaType(_ value: String) -> String? {
-        let essence = value.split(separator: ";", maxSplits: 1)[0].trimmingCharacters(in: " \t")
+        let essence = value.split(separator: ";", maxSplits: 1)[0].trimmingCharacters(in: .spacesAndTabs)
         let halves = essence.split(separator: "/", omittingEmptySubsequences: false)
         let token = { (text: Substring) in
             !text.isEmpty && text.count <= 127 && text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "!#$&^_.+-".unicodeScalars.contains($0)) }
@@ -159,7 +160,7 @@ struct HeaderParameters {
         func skipSpaces() { while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() } }
         var head = ""
         while let first = scalars.first, first != ";" { head.unicodeScalars.append(scalars.removeFirst()) }
-        value = head.trimmingCharacters(in: " \t")
+        value = head.trimmingCharacters(in: .spacesAndTabs)
         var parameters: [String: String] = [:]
         while scalars.first == ";" {
             scalars.removeFirst()
@@ -204,13 +205,7 @@ struct HeaderParameters {
     subscript(key: String) -> String? { parameters[key.lowercased()] }
 }
 
-extension StringProtocol {
-    /// The text without the given characters at either end.
-    func trimmingCharacters(in characters: String) -> String {
-        let set = Set(characters.unicodeScalars)
-        var scalars = Substring(self).unicodeScalars[...]
-        while let first = scalars.first, set.contains(first) { scalars.removeFirst() }
-        while let last = scalars.last, set.contains(last) { scalars.removeLast() }
-        return String(scalars)
-    }
+extension CharacterSet {
+    /// What HTTP calls optional white space around a header value: spaces and tabs.
+    static let spacesAndTabs = CharacterSet(charactersIn: " \t")
 }
