@@ -17,6 +17,8 @@ public final class UploadServer: Service, Sendable {
     public let localAddress: SocketAddress
     private let serverChannel: NIOAsyncChannel<Connection, Never>
     private let handler: RequestHandler
+    /// Set once the server stops accepting (graceful shutdown or cancellation).
+    private let stopping = Atomic(false)
     /// Connections being served, counted together for every front door.
     package let tracker: ConnectionTracker
     /// The limits every front door enforces.
@@ -124,7 +126,6 @@ public final class UploadServer: Service, Sendable {
     /// loop then still takes the connections already accepted (each must be closed through its
     /// async channel) and closes them, while uploads in progress get the grace period.
     public func run() async throws {
-        let stopping = Atomic(false)
         do {
             // Cancelled (another front door failed to start, or a second signal): stop accepting too.
             try await withTaskCancellationHandler {
@@ -164,17 +165,22 @@ public final class UploadServer: Service, Sendable {
                         }
                     }
                 } onGracefulShutdown: {
-                    stopping.store(true, ordering: .relaxed)
-                    self.serverChannel.channel.close(promise: nil)
+                    self.stopAccepting()
                 }
             } onCancel: {
-                stopping.store(true, ordering: .relaxed)
-                self.serverChannel.channel.close(promise: nil)
+                self.stopAccepting()
             }
         } catch is GracePeriodExpired {
             logger.warning("shutdown grace period over; unfinished uploads were discarded")
         }
         logger.info("server stopped")
+    }
+
+    /// Closes the listening socket; connections already accepted but not yet taken are closed
+    /// unserved.
+    private func stopAccepting() {
+        stopping.store(true, ordering: .relaxed)
+        serverChannel.channel.close(promise: nil)
     }
 }
 
