@@ -13,16 +13,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var host = "127.0.0.1"
     /// The port to listen on; 0 picks a free one. Default 7700.
     public var port = 7700
-    /// Where the upload page listens (`HOST:PORT`), if it is on. Default: off.
-    public var webListen: (host: String, port: Int)? {
-        get { webHost.map { ($0, webPort) } }
-        set {
-            webHost = newValue?.host
-            webPort = newValue?.port ?? 0
-        }
-    }
-    private var webHost: String?
-    private var webPort = 0
+    /// Where the upload page listens, if it is on. Default: off.
+    public var webListen: ListenAddress?
     /// The spool root. Default `/var/lib/sealdrop`.
     public var spool = "/var/lib/sealdrop"
     /// The drop key file; nil: `drop.key` in the spool, made on first start.
@@ -48,6 +40,18 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// The defaults.
     public init() {}
+
+    /// A host and port to listen on (port 0: the system picks a free one).
+    public struct ListenAddress: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+
+        /// The address `host:port`.
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
 
     /// Settings by name, as written in the YAML file and (with `--` in front) on the command
     /// line. The value is a string in the forms ``apply(_:value:)`` accepts.
@@ -91,7 +95,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         let value = value.trimmingCharacters(in: .whitespaces)
         switch setting {
         case .listen: (host, port) = try Self.parseListen(value)
-        case .webListen: webListen = try Self.parseListen(value, setting: .webListen)
+        case .webListen:
+            let (host, port) = try Self.parseListen(value, setting: .webListen)
+            webListen = ListenAddress(host: host, port: port)
         case .spool:
             guard !value.isEmpty else { throw Self.invalid(setting, value, "a folder path") }
             spool = value

@@ -201,7 +201,7 @@ struct StartupTests {
         changed.limits.headerTimeout = .milliseconds(1500)
         changed.limits.spoolQuotaBytes = 12_345
         changed.host = "::1"
-        changed.webListen = ("127.0.0.1", 0)
+        changed.webListen = .init(host: "127.0.0.1", port: 0)
         for configuration in [DaemonConfiguration(), changed] {
             var copy = DaemonConfiguration()
             for setting in DaemonConfiguration.Setting.allCases {
