@@ -99,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "sealdropd",
             dependencies: [
-                "SealDropServer", "SealDropFormat", "SealDropWeb",
+                "SealDropServer", "SealDropFormat", "SealDropWeb", "SealDropCLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -23,15 +23,20 @@ public final class Daemon: Sendable {
     public let spool: Spool
     private let signals: UnixSignalsSequence
     private let recipientsPoll: Duration
+    private let retention: Duration
+    private let retentionCheck: Duration
+    private let notifier = ServiceManagerNotifier()
     private let logger: Logger
 
     private init(server: UploadServer, recipients: RecipientStore, spool: Spool, signals: UnixSignalsSequence,
-                 recipientsPoll: Duration, logger: Logger) {
+                 configuration: DaemonConfiguration, logger: Logger) {
         self.server = server
         self.recipients = recipients
         self.spool = spool
         self.signals = signals
-        self.recipientsPoll = recipientsPoll
+        recipientsPoll = configuration.recipientsPoll
+        retention = configuration.retention
+        retentionCheck = configuration.retentionCheck
         self.logger = logger
     }
 
@@ -46,6 +51,9 @@ public final class Daemon: Sendable {
             logger.warning("could not disable core dumps; a crash could write memory (plaintext in transit) to disk")
         }
         umask(0o077)
+        if geteuid() == 0 {
+            logger.warning("running as root: a flaw in the daemon would then hold the whole machine; run it as its own user (the systemd unit in Config/ does, and Scripts/install creates the user sealdrop)")
+        }
         raiseOpenFileLimit(logger: logger)
         // Trap the signals before anyone can learn the port, so none of them kills the process.
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
@@ -70,11 +78,16 @@ public final class Daemon: Sendable {
         } catch let error as StartupError {
             throw error
         } catch {
-            throw StartupError("cannot listen on \(configuration.host):\(configuration.port): \(error)",
-                               hint: "pick a free port (0 lets the system choose) and an address of this machine")
+            throw StartupError.cannotListen(on: configuration.host, port: configuration.port, setting: "listen", error: error)
         }
         // Resumable uploads that expired while the daemon was down go before anyone can resume them.
         await server.sweepPartialUploads()
+        // So do submissions past their retention.
+        removeExpiredSubmissions(spool, retention: configuration.retention, logger: logger)
+        do { try ReloadOutcome(pid: getpid(), generation: 0, result: "started").write(spoolRoot: spool.rootPath) } catch {
+            throw StartupError("cannot write \(ReloadOutcome.fileName) in the spool \(spool.rootPath): \(error.localizedDescription)",
+                               hint: "the spool must be writable by the daemon's user")
+        }
         if let ip = server.localAddress.ipAddress, !isLoopback(ip) {
             logger.warning("listening on a non-loopback address; run the daemon behind a Tor onion service on 127.0.0.1",
                            metadata: ["listen": "\(server.listeningDescription)"])
@@ -88,7 +101,7 @@ public final class Daemon: Sendable {
         logger.info("recipients loaded", metadata: metadata)
         recipients.currentSet.logExpiry(logger)
         return Daemon(server: server, recipients: recipients, spool: spool, signals: signals,
-                      recipientsPoll: configuration.recipientsPoll, logger: logger)
+                      configuration: configuration, logger: logger)
     }
 
     /// Opens the spool, sweeps what a previous run left in `tmp`, cuts kept uploads back to their
@@ -105,6 +118,44 @@ public final class Daemon: Sendable {
             throw StartupError(error.description, hint: error.hint)
         }
         return spool
+    }
+
+    /// Removes the submissions that arrived more than `retention` ago (none when it is zero),
+    /// logging how many, never which.
+    private static func removeExpiredSubmissions(_ spool: Spool, retention: Duration, logger: Logger, now: Date = Date()) {
+        guard retention > .zero else { return }
+        do {
+            let removed = try spool.removeSubmissions(arrivedBefore: now.addingTimeInterval(-TimeInterval(retention.components.seconds)))
+            if removed > 0 {
+                logger.notice("removed submissions past their retention", metadata: ["retention.removed": "\(removed)"])
+            }
+        } catch {
+            logger.error("could not remove submissions past their retention", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Tells systemd (`Type=notify`) that the daemon serves; call once every front door listens.
+    /// Does nothing when the daemon was not started by systemd.
+    public func reportReady() {
+        notifier.ready(status: "listening on \(server.listeningDescription)")
+    }
+
+    /// Re-reads the recipients on SIGHUP, telling systemd around it, and records the outcome in
+    /// the spool (``ReloadOutcome``) for `sealdropd reload`.
+    private func reloadOnSignal(generation: Int) {
+        notifier.reloading()
+        let refusal = recipients.reload(logger: logger)
+        let set = recipients.currentSet
+        let inForce = "\(set.keys.count) key(s), key ID \(set.keys.map(\.keyID.description).joined(separator: ", "))"
+            + (set.serial.map { ", serial \($0)" } ?? "")
+        let result = refusal.map { "refused: \($0.message); keeping \(inForce)" } ?? "ok: \(inForce)"
+        do {
+            try ReloadOutcome(pid: getpid(), generation: generation, result: result.replacingOccurrences(of: "\n", with: " "))
+                .write(spoolRoot: spool.rootPath)
+        } catch {
+            logger.error("could not record the reload's outcome in the spool", metadata: ["error": "\(error.localizedDescription)"])
+        }
+        notifier.ready(status: "listening on \(server.listeningDescription)")
     }
 
     /// Serves until SIGTERM or SIGINT (graceful: in-flight uploads get the grace period; a
@@ -130,6 +181,15 @@ public final class Daemon: Sendable {
                     await server.sweepPartialUploads()
                 }
             }
+            if retention > .zero {
+                tasks.addTask { [spool, retention, retentionCheck, logger, server] in
+                    while (try? await Task.sleep(for: retentionCheck)) != nil {
+                        try? await server.pipeline.threadPool.runIfActive {
+                            Self.removeExpiredSubmissions(spool, retention: retention, logger: logger)
+                        }
+                    }
+                }
+            }
             // The signed list's expiry is checked again every six hours, so that a daemon that
             // runs for months warns before its list expires, not only at start and on reload.
             tasks.addTask { [recipients, logger] in
@@ -137,18 +197,21 @@ public final class Daemon: Sendable {
                     recipients.currentSet.logExpiry(logger)
                 }
             }
-            tasks.addTask { [signals, recipients, logger] in
+            tasks.addTask { [signals, logger, notifier] in
                 var shuttingDown = false
+                var reloads = 0
                 for await signal in signals {
                     switch signal {
                     case .sighup:
-                        recipients.reload(logger: logger)
+                        reloads += 1
+                        self.reloadOnSignal(generation: reloads)
                     default:
                         if shuttingDown {
                             logger.notice("second shutdown signal; discarding uploads in progress now")
                             throw ImmediateShutdown()
                         }
                         shuttingDown = true
+                        notifier.stopping()
                         logger.info("shutting down", metadata: ["signal": "\(signal)"])
                         await group.triggerGracefulShutdown()
                     }

@@ -35,6 +35,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var recipientsPoll: Duration = .seconds(2)
     /// The limits.
     public var limits = ServerLimits()
+    /// How long a submission stays in the inbox before the daemon removes it, counted from its
+    /// day of arrival; zero (the default) keeps submissions until they are exported.
+    public var retention: Duration = .zero
+    /// How often the daemon looks for submissions past ``retention``. Default 1 h.
+    public var retentionCheck: Duration = .seconds(3600)
     /// The least severe log level written. Default `info`.
     public var logLevel = Logger.Level.info
 
@@ -82,6 +87,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         case maxPartialUploads = "max-partial-uploads"
         case partialExpiry = "partial-expiry"
         case partialIdleLimit = "partial-idle-limit"
+        case retention
+        case retentionCheck = "retention-check"
         case logLevel = "log-level"
     }
 
@@ -143,6 +150,14 @@ public struct DaemonConfiguration: Sendable, Equatable {
         case .maxPartialUploads: limits.maxPartialUploads = try Self.parseInt(value, setting, in: 0...100_000)
         case .partialExpiry: limits.partialExpiry = try Self.parseDuration(value, setting)
         case .partialIdleLimit: limits.partialIdleLimit = try Self.parseDuration(value, setting)
+        case .retention:
+            // The spool keeps only each submission's day of arrival, so less than a day means nothing.
+            let duration = try Self.parseDuration(value, setting, allowZero: true, maximumDays: 3650)
+            guard duration == .zero || duration >= .seconds(86_400) else {
+                throw Self.invalid(setting, value, "0 (off) or at least a day, such as 30d")
+            }
+            retention = duration
+        case .retentionCheck: retentionCheck = try Self.parseDuration(value, setting)
         case .logLevel:
             guard let level = Logger.Level(rawValue: value.lowercased()) else {
                 throw Self.invalid(setting, value, "one of trace, debug, info, notice, warning, error, critical")
@@ -181,6 +196,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         case .maxPartialUploads: "\(limits.maxPartialUploads)"
         case .partialExpiry: Self.durationText(limits.partialExpiry)
         case .partialIdleLimit: Self.durationText(limits.partialIdleLimit)
+        case .retention: Self.durationText(retention)
+        case .retentionCheck: Self.durationText(retentionCheck)
         case .logLevel: logLevel.rawValue
         }
     }
@@ -218,7 +235,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             provider = try await FileProvider<YAMLSnapshot>(filePath: FilePath(path))
         } catch {
             throw StartupError("cannot read configuration file \(path): \(error)",
-                               hint: "check the path, and that the file is a YAML mapping of setting: value (see Config/sealdropd.yaml)")
+                               hint: "check the path, and that the file is a YAML mapping of setting: value (sealdropd --help lists the settings)")
         }
         let unknown = try Self.unknownKeys(inYAMLFile: path)
         guard unknown.isEmpty else {
@@ -246,7 +263,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             let text: String?
             do { text = try await reader.fetchString(forKey: key) } catch {
                 throw StartupError("configuration file \(path): \(setting.rawValue) must be a single value",
-                                   hint: "see Config/sealdropd.yaml for the form of each setting")
+                                   hint: "sealdropd --help lists every setting with the form of its value and its default")
             }
             guard let text else { continue }
             do { try apply(setting, value: text) } catch {
@@ -259,11 +276,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
     private static func unknownKeys(inYAMLFile path: String) throws(StartupError) -> [String] {
         let node: Yams.Node?
         do { node = try Yams.compose(yaml: try String(contentsOfFile: path, encoding: .utf8)) } catch {
-            throw StartupError("configuration file \(path) is not valid YAML: \(error)", hint: "see Config/sealdropd.yaml for its form")
+            throw StartupError("configuration file \(path) is not valid YAML: \(error)", hint: "write one setting: value per line, as sealdropd --help lists them")
         }
         guard let node else { return [] }
         guard let mapping = node.mapping else {
-            throw StartupError("configuration file \(path) is not a mapping of setting: value", hint: "see Config/sealdropd.yaml for its form")
+            throw StartupError("configuration file \(path) is not a mapping of setting: value", hint: "write one setting: value per line, as sealdropd --help lists them")
         }
         let known = Set(Setting.allCases.map(\.rawValue))
         return mapping.keys.map { $0.string ?? "\($0)" }.filter { !known.contains($0) }.sorted()
@@ -273,7 +290,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     static func invalid(_ setting: Setting, _ value: String, _ expected: String) -> StartupError {
         StartupError("\(setting.rawValue): \"\(printable(value))\" is not \(expected)",
-                     hint: "see Config/sealdropd.yaml for the form of each setting")
+                     hint: "sealdropd --help lists every setting with the form of its value and its default")
     }
 
     private static func printable(_ value: String) -> String {
@@ -323,16 +340,17 @@ public struct DaemonConfiguration: Sendable, Equatable {
         return bytes
     }
 
-    static func parseDuration(_ value: String, _ setting: Setting, allowZero: Bool = false) throws(StartupError) -> Duration {
+    static func parseDuration(_ value: String, _ setting: Setting, allowZero: Bool = false, maximumDays: Double = 365) throws(StartupError) -> Duration {
         let number = value.prefix(while: { $0.isASCII && ($0.isNumber || $0 == ".") })
         let unit = value[number.endIndex...].trimmingCharacters(in: .whitespaces).lowercased()
-        let scale: [String: Double] = ["": 1, "s": 1, "ms": 0.001, "m": 60, "h": 3600]
+        let scale: [String: Double] = ["": 1, "s": 1, "ms": 0.001, "m": 60, "h": 3600, "d": 86_400]
         guard let amount = Double(number), amount.isFinite, let factor = scale[unit] else {
-            throw invalid(setting, value, "a duration such as 30, 30s, 500ms, 2m or 1h")
+            throw invalid(setting, value, "a duration such as 30, 30s, 500ms, 2m, 1h or 30d")
         }
         let seconds = amount * factor
-        guard seconds <= 86_400 * 365, allowZero ? seconds >= 0 : seconds > 0 else {
-            throw invalid(setting, value, allowZero ? "a duration from 0 to a year" : "a duration above 0 and up to a year")
+        let limit = maximumDays == 365 ? "a year" : "\(Int(maximumDays)) days"
+        guard seconds <= 86_400 * maximumDays, allowZero ? seconds >= 0 : seconds > 0 else {
+            throw invalid(setting, value, allowZero ? "a duration from 0 to \(limit)" : "a duration above 0 and up to \(limit)")
         }
         return .milliseconds(Int64((seconds * 1000).rounded()))
     }

@@ -43,10 +43,13 @@ extension UploadPipeline {
                                  until: PartialState.coarse(now, plus: limits.partialExpiry.seconds))
         do {
             try await space.settle(reservation, fileBytes: 0, withRecord: true, spool: spool, threadPool: threadPool)
-            let spool = self.spool, reserve = (limits.freeDiskReserveBytes, limits.freeInodeReserve)
+            let spool = self.spool, reserve = (limits.freeDiskReserveBytes, limits.freeInodeReserve), warnings = space.warnings
             try await threadPool.runIfActive(eventLoop: eventLoop) {
                 let free = try spool.available()
-                guard free.bytes >= reserve.0, free.inodes > reserve.1 else { throw UploadRefusal.diskFull }
+                guard free.bytes >= reserve.0, free.inodes > reserve.1 else {
+                    warnings.refused(.disk)
+                    throw UploadRefusal.diskFull
+                }
                 try spool.createPartial(id, state: state, dayOf: now)
             }.get()
         } catch {

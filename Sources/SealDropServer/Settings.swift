@@ -22,7 +22,8 @@ extension DaemonConfiguration.Setting {
         case .recipients: "pubkey"
         case .recipientsFile, .signedRecipients, .dropKey: "file"
         case .signingKey: "sealdropsign1..."
-        case .recipientsPoll, .headerTimeout, .idleTimeout, .writeTimeout, .drainTimeout, .shutdownGrace, .partialExpiry, .partialIdleLimit: "duration"
+        case .recipientsPoll, .headerTimeout, .idleTimeout, .writeTimeout, .drainTimeout, .shutdownGrace, .partialExpiry, .partialIdleLimit,
+             .retention, .retentionCheck: "duration"
         case .maxBodySize, .spoolQuota, .freeDiskReserve, .drainLimit, .minimumRate: "size"
         case .maxHeaderLine: "bytes"
         case .maxHeaderLines, .maxConnections, .freeInodeReserve, .maxPartialUploads: "n"
@@ -59,6 +60,8 @@ extension DaemonConfiguration.Setting {
         case .maxPartialUploads: "Resumable uploads open at once (CREATE then gets busy); 0 turns resumable uploads off"
         case .partialExpiry: "A resumable upload is removed this long after CREATE, complete or not"
         case .partialIdleLimit: "A resumable upload with no durable progress (and no connection) for this long is removed"
+        case .retention: "How long submissions stay in the inbox, counted from their day of arrival, before the daemon removes them (at start and every retention-check); 0 keeps them until exported; else at least 1d"
+        case .retentionCheck: "How often to look for submissions past their retention"
         case .logLevel: "trace, debug, info, notice, warning, error or critical"
         }
     }

@@ -27,6 +27,8 @@ final class SpaceAccount: Sendable {
     }
 
     let quota: UInt64
+    /// Where refusals for a full quota or disk are counted and logged.
+    let warnings: SpaceWarnings
     private let state: Mutex<State>
     /// How far ahead of its produced bytes an upload reserves.
     static let step: UInt64 = 4 << 20
@@ -37,8 +39,9 @@ final class SpaceAccount: Sendable {
     /// What a file's inode (and its directory entry) costs: one block.
     static let inodeBytes: UInt64 = blockBytes
 
-    init(quota: UInt64, storedBytes: UInt64) {
+    init(quota: UInt64, storedBytes: UInt64, warnings: SpaceWarnings) {
         self.quota = quota
+        self.warnings = warnings
         state = Mutex(State(storedBytes: storedBytes, lastScan: .now))
     }
 
@@ -133,6 +136,7 @@ final class SpaceAccount: Sendable {
             state.withLock { $0.storedBytes = scanned }
             if let got = tryReserve(atLeast: must, atMost: want) { return got }
         }
+        warnings.refused(.quota)
         throw UploadRefusal.quota
     }
 

@@ -55,7 +55,7 @@ public final class UploadPipeline: Sendable {
         let (stored, open) = try await threadPool.runIfActive {
             (try spool.storedCharge(SpaceAccount.charge(forFileBytes:)), try spool.partialStates().count { $0.state?.status == .open })
         }
-        return UploadPipeline(spool: spool, space: SpaceAccount(quota: limits.spoolQuotaBytes, storedBytes: stored),
+        return UploadPipeline(spool: spool, space: SpaceAccount(quota: limits.spoolQuotaBytes, storedBytes: stored, warnings: SpaceWarnings(logger: logger)),
                               recipients: recipients, limits: limits, dropKey: dropKey, threadPool: threadPool, logger: logger,
                               resumables: ResumableUploads(open: open), makeSubmissionID: makeSubmissionID)
     }
@@ -102,7 +102,10 @@ public final class UploadPipeline: Sendable {
         do {
             let spool = self.spool, reserve = (limits.freeDiskReserveBytes, limits.freeInodeReserve)
             let free = try await threadPool.runIfActive(eventLoop: eventLoop) { try spool.available() }.get()
-            guard free.bytes >= reserve.0, free.inodes > reserve.1 else { throw UploadRefusal.diskFull }
+            guard free.bytes >= reserve.0, free.inodes > reserve.1 else {
+                space.warnings.refused(.disk)
+                throw UploadRefusal.diskFull
+            }
             sink = try await SubmissionSink.create(id: makeSubmissionID(), spool: spool, threadPool: threadPool, eventLoop: eventLoop)
         } catch {
             throw refusal(for: error)
@@ -123,7 +126,7 @@ public final class UploadPipeline: Sendable {
         case let refusal as UploadRefusal:
             return refusal
         case let error as SpoolError where error.isOutOfSpace:
-            logger.warning("the spool's disk is full", metadata: ["error": "\(error)"])
+            space.warnings.refused(.disk)
             return .diskFull
         case let error as SpoolError:
             logger.error("storing an upload failed", metadata: ["error": "\(error)"])

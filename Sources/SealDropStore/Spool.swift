@@ -202,6 +202,32 @@ public final class Spool: Sendable {
         return open
     }
 
+    /// Removes every submission in `inbox` that arrived before `cutoff` (its file's modification
+    /// time, which the spool sets to the day of arrival), with its provenance record, then
+    /// `fsync`s the inbox. Only `inbox` is read: uploads in progress (`tmp`) and resumable
+    /// uploads (`partial`) are never touched. Returns how many submissions it removed.
+    public func removeSubmissions(arrivedBefore cutoff: Date) throws(SpoolError) -> Int {
+        let limit = Int(cutoff.timeIntervalSince1970.rounded(.down))
+        var removed = 0
+        let suffix = "." + SpoolLayout.submissionExtension
+        for (name, _) in try entries(of: inboxFD, path: inboxPath) where name.hasSuffix(suffix) {
+            var info = stat()
+            guard fstatat(inboxFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0,
+                  UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG), info.st_mtim.tv_sec < limit else { continue }
+            guard unlinkat(inboxFD, name, 0) == 0 else {
+                if errno == ENOENT { continue }  // exported meanwhile
+                throw .system(operation: "unlink", path: (inboxPath as NSString).appendingPathComponent(name), errno: errno)
+            }
+            removed += 1
+            let record = String(name.dropLast(suffix.count)) + "." + SpoolLayout.recordExtension
+            unlinkat(inboxFD, record, 0)
+        }
+        if removed > 0, fsync(inboxFD) != 0 {
+            throw .system(operation: "fsync", path: inboxPath, errno: errno)
+        }
+        return removed
+    }
+
     /// What the submissions in `inbox` (with their records) and the uploads kept in `partial`
     /// cost against the spool quota: `charge` of each file's size, summed.
     public func storedCharge(_ charge: (UInt64) -> UInt64) throws(SpoolError) -> UInt64 {

@@ -14,7 +14,8 @@ public import ServiceLifecycle
 /// daemon's shutdown grace period, and then discards the rest, as the TCP listener does.
 public final class WebFrontDoor: Service, Sendable {
     private let server: Server<WebChannel>
-    private let address: String
+    private let host: String
+    private let port: Int
     private let grace: Duration
 
     /// A front door on `host:port` (port 0 picks a free one) over `uploadServer`'s pipeline
@@ -25,7 +26,8 @@ public final class WebFrontDoor: Service, Sendable {
         let limits = uploadServer.limits
         let responder = WebResponder(pipeline: uploadServer.pipeline, tracker: uploadServer.tracker, limits: limits,
                                      pages: WebPages(texts: texts, maxBodyBytes: limits.maxBodyBytes), logger: logger)
-        address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        self.host = host
+        self.port = port
         grace = limits.shutdownGracePeriod
         server = Server(
             childChannelSetup: WebChannel(responder: responder),
@@ -44,12 +46,11 @@ public final class WebFrontDoor: Service, Sendable {
     /// cannot be bound.
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { [server, address] in
+            group.addTask { [server, host, port] in
                 do {
                     try await server.run()
                 } catch {
-                    throw StartupError("cannot listen for the upload page on \(address): \(error)",
-                                       hint: "pick a free port for --web-listen (0 lets the system choose) and an address of this machine")
+                    throw StartupError.cannotListen(on: host, port: port, what: "for the upload page", setting: "web-listen", error: error)
                 }
             }
             // After a shutdown request, uploads in progress get the grace period; then they are cut.

@@ -98,32 +98,48 @@ struct Address: AsyncParsableCommand {
 struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
-        abstract: "Check the configuration without starting the daemon or locking the spool.",
+        abstract: "Check the configuration (and tor's) without starting the daemon or locking the spool.",
         discussion: """
             Reads the settings as the daemon would, loads the recipients (verifying a signed \
             list and its expiry), reads the drop key if one is configured, and checks the spool \
-            folder. Prints what it found, then "warning:" lines (a signed list that expires \
-            within 14 days), then "configuration ok".
+            folder (type, mode 0700, owned by this user), the free space and inodes on its disk \
+            against the reserves, and the two listeners. With --torrc FILE it also reads tor's \
+            configuration (following %include): an onion service whose HiddenServicePort lines \
+            reach listen (and web-listen when the upload page is on), nothing forwarded off the \
+            machine, SafeLogging not off. Run it as the daemon's user.
+
+            Prints what it found, then "warning:" lines (a signed list that expires within 14 \
+            days, a tor without stream limits or denial-of-service defences, …), then each \
+            problem as a "sealdropd: error:" line with its "sealdropd: hint:" line on standard \
+            error, all of them, not only the first. "configuration ok" only when there is none.
 
             Example:
-              sealdropd check-config --config /etc/sealdrop/sealdropd.yaml
+              sudo -u sealdrop sealdropd check-config --config /etc/sealdrop/sealdropd.yaml --torrc /etc/tor/torrc
 
-            Exit status: 0 when the daemon would start (warnings or not); 1 when it would not, or \
-            the signed list has expired; 64 for a usage error.
+            Exit status: 0 when all is well (warnings or not); 1 when anything is wrong (an \
+            expired list, a spool or disk the daemon would refuse, a torrc that does not reach \
+            the daemon); 64 for a usage error.
             """
     )
+
+    @Option(help: ArgumentHelp("Tor's configuration file, checked against the daemon's listeners.", valueName: "file"))
+    var torrc: String?
 
     @OptionGroup var settings: DaemonSettings
 
     func run() async throws {
-        do {
-            let configuration = try await settings.resolved()
-            let (lines, warnings) = try configuration.check()
-            for line in lines { print(line) }
-            for warning in warnings { print("warning: \(warning)") }
-            print("configuration ok")
-        } catch {
-            fail(error)
+        let configuration: DaemonConfiguration
+        do { configuration = try await settings.resolved() } catch { fail(error) }
+        let report = configuration.check(torrc: torrc)
+        for line in report.lines { print(line) }
+        for warning in report.warnings { print("warning: \(warning)") }
+        guard report.problems.isEmpty else {
+            for problem in report.problems {
+                FileHandle.standardError.write(Data("sealdropd: error: \(problem.message)\nsealdropd: hint: \(problem.hint)\n".utf8))
+            }
+            print("\(report.problems.count) problem(s) found")
+            throw ExitCode.failure
         }
+        print("configuration ok")
     }
 }

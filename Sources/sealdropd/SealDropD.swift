@@ -20,7 +20,9 @@ struct SealDropD: AsyncParsableCommand {
             sealdropd [serve] [--config <file>] [--<setting> <value> ...]
               sealdropd drop-key (--output <file> | --show <file>)
               sealdropd address [--config <file>] [--<setting> <value> ...] (--onion-hostname-file <file> | --public-host <host:port>)
-              sealdropd check-config [--config <file>] [--<setting> <value> ...]
+              sealdropd check-config [--config <file>] [--<setting> <value> ...] [--torrc <file>]
+              sealdropd status [--config <file>] [--<setting> <value> ...] [--json]
+              sealdropd reload [--config <file>] [--<setting> <value> ...]
             """,
         discussion: """
             Without a command, sealdropd serves. Settings come from the built-in defaults, then \
@@ -31,7 +33,7 @@ struct SealDropD: AsyncParsableCommand {
             \(DaemonConfiguration.Setting.allCases.map(\.helpLine).joined(separator: "\n"))
             """,
         version: SealDropVersion.line(for: "sealdropd"),
-        subcommands: [Serve.self, DropKeyCommand.self, Address.self, CheckConfig.self],
+        subcommands: [Serve.self, DropKeyCommand.self, Address.self, CheckConfig.self, Status.self, Reload.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -147,8 +149,10 @@ struct Serve: AsyncParsableCommand {
         let frontDoors: [any Service] = configuration.webListen.map { web in
             [WebFrontDoor(host: web.host, port: web.port, uploadServer: daemon.server, logger: logger) { url in
                 FileHandle.standardError.write(Data("upload page on \(url)\n".utf8))
+                daemon.reportReady()
             }]
         } ?? []
+        if frontDoors.isEmpty { daemon.reportReady() }
         do {
             try await daemon.run(alongside: frontDoors)
         } catch let error as StartupError {

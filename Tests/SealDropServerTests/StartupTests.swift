@@ -31,6 +31,8 @@ struct StartupTests {
         #expect(lines == ["listening on 127.0.0.1:\(drop.port)"])
         #expect(drop.port > 0)
         #expect(drop.daemon.stderr.contains(drop.recipient.publicKey.keyID.description))
+        // CI runs as root: the daemon says it should not (spoolPermissions checks the other way).
+        #expect(drop.daemon.stderr.contains("warning sealdropd: running as root") == (geteuid() == 0), "\(drop.daemon.stderr)")
         #expect(receipt(try await drop.put(Array("hi".utf8))) != nil)
         #expect(await drop.stop() == 0)
     }
@@ -85,6 +87,7 @@ struct StartupTests {
                                      wrapper: asUnprivilegedUser)
         let port = try await drop.waitUntilListening()
         #expect(receipt(try await exchange(port: port, request(body: Array("ok".utf8)))) != nil)
+        #expect(!drop.stderr.contains("running as root"), "\(drop.stderr)")
         drop.signal(SIGTERM)
         #expect(await drop.waitForExit() == 0)
     }
@@ -135,7 +138,19 @@ struct StartupTests {
         _ = try await expectRefusal(["--spool", spool.path, "--recipient", key, "--max-body-size", "12X"], mentions: "--max-body-size")
         _ = try await expectRefusal(["--spool", spool.path, "--recipient", key, "--idle-timeout", "soon"], mentions: "--idle-timeout")
         _ = try await expectRefusal(["--spool", spool.path, "--recipient", key, "--max-connections", "0"], mentions: "--max-connections")
-        _ = try await expectRefusal(["--spool", spool.path, "--recipient", key, "--listen", "192.0.2.1:0"], mentions: "cannot listen")
+        _ = try await expectRefusal(["--spool", spool.path, "--recipient", key, "--listen", "192.0.2.1:0"],
+                                    mentions: "cannot listen on 192.0.2.1:0: 192.0.2.1 is not an address of this machine")
+    }
+
+    @Test("a port in use is said in words, with a hint, not with the library's internals")
+    func portInUse() async throws {
+        let drop = try await RealDrop.start()
+        let spool = try SpoolFolder()
+        let stderr = try await expectRefusal(["--spool", spool.path, "--recipient", Recipient().text, "--listen", "127.0.0.1:\(drop.port)"],
+                                             mentions: "cannot listen on 127.0.0.1:\(drop.port): the port is already in use")
+        #expect(stderr.contains("hint: see what holds it with: ss -ltnp 'sport = :\(drop.port)'"), "\(stderr)")
+        #expect(!stderr.contains("errno") && !stderr.contains("bind("), "library internals: \(stderr)")
+        #expect(await drop.stop() == 0)
     }
 
     @Test("configuration file: every key optional, flags override, recipients combined with the recipients file")
