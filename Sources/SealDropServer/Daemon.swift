@@ -51,9 +51,6 @@ public final class Daemon: Sendable {
             logger.warning("could not disable core dumps; a crash could write memory (plaintext in transit) to disk")
         }
         umask(0o077)
-        if geteuid() == 0 {
-            logger.warning("running as root: a flaw in the daemon would then hold the whole machine; run it as its own user (the systemd unit in Config/ does, and Scripts/install creates the user sealdrop)")
-        }
         raiseOpenFileLimit(logger: logger)
         // Trap the signals before anyone can learn the port, so none of them kills the process.
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
@@ -99,6 +96,9 @@ public final class Daemon: Sendable {
         logger.info(dropKey.created ? "made a new drop key in the spool; pin it with keyholder trust-drop" : "drop key loaded",
                     metadata: ["drop_key": "\(dropKey.signer.publicKey.text)", "drop_key.fingerprint": "\(dropKey.signer.publicKey.fingerprint)"])
         logger.info("recipients loaded", metadata: metadata)
+        if geteuid() == 0 {
+            logger.warning("running as root: a flaw in the daemon would then hold the whole machine; run it as its own user, as the unit sealdropd.service does (User=sealdrop)")
+        }
         recipients.currentSet.logExpiry(logger)
         return Daemon(server: server, recipients: recipients, spool: spool, signals: signals,
                       configuration: configuration, logger: logger)

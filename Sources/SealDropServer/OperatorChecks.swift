@@ -171,7 +171,7 @@ extension DaemonConfiguration {
         }
         guard !tor.services.isEmpty else {
             report.problems.append(StartupError("torrc \(path) has no onion service (HiddenServiceDir)",
-                                                hint: "add the lines of Config/torrc (installed as /etc/tor/torrc.d/sealdrop.conf by Scripts/install)"))
+                                                hint: "add an onion service: HiddenServiceDir /var/lib/tor/sealdrop/ with HiddenServicePort 7700 127.0.0.1:7700 (the snippet Scripts/install puts in /etc/tor/torrc.d/sealdrop.conf)"))
             return
         }
         var listeners = [("listen", host, port)]
@@ -201,13 +201,13 @@ extension DaemonConfiguration {
                 }
             }
             if service.options["hiddenservicemaxstreams"] == nil {
-                report.warnings.append("the onion service sets no HiddenServiceMaxStreams: one circuit can open any number of connections (Config/torrc sets 64, with HiddenServiceMaxStreamsCloseCircuit 1)")
+                report.warnings.append("the onion service sets no HiddenServiceMaxStreams: one circuit can open any number of connections (add HiddenServiceMaxStreams 64 and HiddenServiceMaxStreamsCloseCircuit 1)")
             }
             if service.options["hiddenserviceenableintrodosdefense"] != "1" {
-                report.warnings.append("the onion service's introduction-point defence is off (HiddenServiceEnableIntroDoSDefense 1 in Config/torrc)")
+                report.warnings.append("the onion service's introduction-point defence is off (add HiddenServiceEnableIntroDoSDefense 1)")
             }
             if service.options["hiddenservicepowdefensesenabled"] != "1" {
-                report.warnings.append("the onion service's proof-of-work defence is off (HiddenServicePoWDefensesEnabled 1 in Config/torrc)")
+                report.warnings.append("the onion service's proof-of-work defence is off (add HiddenServicePoWDefensesEnabled 1)")
             }
         }
         if tor.options["safelogging"] == "0" || tor.options["safelogging"]?.lowercased() == "relay" {

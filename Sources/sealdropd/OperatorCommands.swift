@@ -114,7 +114,7 @@ struct CheckConfig: AsyncParsableCommand {
             error, all of them, not only the first. "configuration ok" only when there is none.
 
             Example:
-              sudo -u sealdrop sealdropd check-config --config /etc/sealdrop/sealdropd.yaml --torrc /etc/tor/torrc
+              sealdropd check-config --config /etc/sealdrop/sealdropd.yaml --torrc /etc/tor/torrc
 
             Exit status: 0 when all is well (warnings or not); 1 when anything is wrong (an \
             expired list, a spool or disk the daemon would refuse, a torrc that does not reach \

@@ -36,7 +36,13 @@ struct Reload: AsyncParsableCommand {
         let configuration: DaemonConfiguration
         do { configuration = try await settings.resolved() } catch { fail(error) }
         let spool = configuration.spool
-        guard let before = ReloadOutcome.read(spoolRoot: spool) else {
+        // The daemon rewrites the file in place: one caught half-written is read again.
+        var found = ReloadOutcome.read(spoolRoot: spool)
+        for _ in 0..<10 where found == nil {
+            try await Task.sleep(for: .milliseconds(100))
+            found = ReloadOutcome.read(spoolRoot: spool)
+        }
+        guard let before = found else {
             fail(StartupError("no daemon has recorded its process ID in \(spool)/\(ReloadOutcome.fileName)",
                               hint: "start the daemon first (systemctl start sealdropd), and give reload the daemon's own --config"))
         }

@@ -20,7 +20,7 @@ struct Status: AsyncParsableCommand {
             its counts change over time tells when submissions arrive.
 
             Example:
-              sudo -u sealdrop sealdropd status --config /etc/sealdrop/sealdropd.yaml
+              sealdropd status --config /etc/sealdrop/sealdropd.yaml
               sealdropd status --config /etc/sealdrop/sealdropd.yaml --json
 
             Exit status: 0 when the state was read; 1 when the spool cannot be read; 64 for a \

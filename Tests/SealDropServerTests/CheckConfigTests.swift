@@ -104,7 +104,7 @@ struct CheckConfigTests {
         Broken(name: "a torrc that cannot be read", error: "cannot read the torrc", hint: "/etc/tor/torrc") { setup in
             setup.torrc = setup.newsroom.spool.directory.file("no-such-torrc")
         },
-        Broken(name: "a torrc without an onion service", error: "has no onion service (HiddenServiceDir)", hint: "Config/torrc") { setup in
+        Broken(name: "a torrc without an onion service", error: "has no onion service (HiddenServiceDir)", hint: "/etc/tor/torrc.d/sealdrop.conf") { setup in
             setup.torrc = try setup.file("torrc", "SocksPort 0\nSafeLogging 1\n")
         },
         Broken(name: "a HiddenServicePort to another port than listen", error: "no HiddenServicePort in", hint: "add HiddenServicePort 7700 127.0.0.1:7700") { setup in

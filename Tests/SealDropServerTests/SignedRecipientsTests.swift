@@ -105,7 +105,7 @@ struct SignedRecipientsTests {
         #expect(info.st_mode & 0o777 == 0o600)
         #expect(UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG))
         #expect(try newsroom.recordedSerial() == 7)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: newsroom.spool.path).sorted() == ["drop.key", "inbox", "partial", "recipients-serial", "tmp"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: newsroom.spool.path).sorted() == ["drop.key", "inbox", "partial", "recipients-serial", "reload-outcome", "tmp"])
         daemon.signal(SIGTERM)
         #expect(await daemon.waitForExit() == 0)
     }
@@ -295,7 +295,7 @@ struct SignedRecipientsTests {
         #expect(try await fetchKeysDocument(port: port) == Array(first.text.utf8))
         try await expectSealed(to: [a], port: port, spool: newsroom.spool, not: [b])
         #expect(try newsroom.recordedSerial() == 1)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: newsroom.spool.path).sorted() == ["drop.key", "inbox", "partial", "recipients-serial", "tmp"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: newsroom.spool.path).sorted() == ["drop.key", "inbox", "partial", "recipients-serial", "reload-outcome", "tmp"])
         kill(daemon.daemonPID, SIGTERM)
         #expect(await daemon.waitForExit() == 0)
     }

@@ -32,7 +32,7 @@ struct StartupTests {
         #expect(drop.port > 0)
         #expect(drop.daemon.stderr.contains(drop.recipient.publicKey.keyID.description))
         // CI runs as root: the daemon says it should not (spoolPermissions checks the other way).
-        #expect(drop.daemon.stderr.contains("warning sealdropd: running as root") == (geteuid() == 0), "\(drop.daemon.stderr)")
+        #expect(drop.daemon.stderr.contains("running as root") == (geteuid() == 0), "\(drop.daemon.stderr)")
         #expect(receipt(try await drop.put(Array("hi".utf8))) != nil)
         #expect(await drop.stop() == 0)
     }
