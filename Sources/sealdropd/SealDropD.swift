@@ -21,6 +21,7 @@ struct SealDropD: AsyncParsableCommand {
               sealdropd drop-key (--output <file> | --show <file>)
               sealdropd address [--config <file>] [--<setting> <value> ...] (--onion-hostname-file <file> | --public-host <host:port>)
               sealdropd check-config [--config <file>] [--<setting> <value> ...]
+              sealdropd export --to <dir> [--move] [--config <file>] [--<setting> <value> ...]
             """,
         discussion: """
             Without a command, sealdropd serves. Settings come from the built-in defaults, then \
@@ -31,7 +32,7 @@ struct SealDropD: AsyncParsableCommand {
             \(DaemonConfiguration.Setting.allCases.map(\.helpLine).joined(separator: "\n"))
             """,
         version: SealDropVersion.line(for: "sealdropd"),
-        subcommands: [Serve.self, DropKeyCommand.self, Address.self, CheckConfig.self],
+        subcommands: [Serve.self, DropKeyCommand.self, Address.self, CheckConfig.self, Export.self],
         defaultSubcommand: Serve.self
     )
 }
