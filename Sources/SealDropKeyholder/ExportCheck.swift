@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import SealDropCLISupport
 import SealDropCrypto
 public import SealDropFormat

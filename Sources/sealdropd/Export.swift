@@ -71,7 +71,7 @@ struct Export: AsyncParsableCommand {
             note("\(result.leftForNext) submission(s) were left for the next export (a manifest lists at most \(ExportManifest.maximumEntries))")
         }
         guard move else { return }
-        fflush(stdout)
+        fflush(nil)
         note("after keyholder import has verified this medium, type the digest it printed to remove these \(count) submission(s) from the server (anything else removes nothing):")
         let typed = readLine(strippingNewline: true) ?? ""
         guard ExportManifest.digest(result.digest, matchesTyped: typed) else {
