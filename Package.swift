@@ -42,8 +42,9 @@ let package = Package(
         .target(name: "SealDropCrypto", dependencies: ["CSodium"], swiftSettings: strictSettings),
         // Public-key text form, fingerprints, passphrase-protected secret key files.
         .target(name: "SealDropKeys", dependencies: ["SealDropCrypto"], swiftSettings: strictSettings),
-        // The at-rest submission envelope (format v1) and its specification.
-        .target(name: "SealDropFormat", dependencies: ["SealDropCrypto", "SealDropKeys"], swiftSettings: strictSettings),
+        // The at-rest submission envelope (format v1) and its specification; the drop's signed
+        // texts (provenance records, export manifests), which name submissions by their IDs.
+        .target(name: "SealDropFormat", dependencies: ["SealDropCrypto", "SealDropKeys", "SealDropStore"], swiftSettings: strictSettings),
         // The spool's layout and submission IDs, shared by the daemon and the keyholder (no NIO).
         .target(name: "SealDropStore", dependencies: ["SealDropCrypto"], swiftSettings: strictSettings),
         // The TCP protocol: bounded request framing, replies and error codes, its specification.
@@ -205,7 +206,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SealDropFormatTests",
-            dependencies: ["SealDropFormat", "SealDropKeys", "SealDropCrypto"],
+            dependencies: ["SealDropFormat", "SealDropKeys", "SealDropCrypto", "SealDropStore"],
             resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),

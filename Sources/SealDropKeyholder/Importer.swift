@@ -47,6 +47,31 @@ public final class Importer {
     /// unlock, the archive cannot be written); a submission that fails is recorded and reported
     /// through `report`, and the others go on.
     public func importMedium(_ medium: String, report: @escaping (Event) -> Void = { _ in }) throws(CLIError) -> ImportRecord {
+        try importFiles(nil, from: medium, report: report)
+    }
+
+    /// Imports the export `check` found clean (``ExportCheck/isClean``): exactly the
+    /// submissions its manifest lists, as ``importMedium(_:report:)`` does, then checks that
+    /// each copy read is the bytes the manifest lists and records the export as the last of its
+    /// drop's chain (``ExportChainStore``). A submission that fails is reported as usual; the
+    /// export was complete all the same.
+    public func importExport(_ check: ExportCheck, report: @escaping (Event) -> Void = { _ in }) throws(CLIError) -> ImportRecord {
+        guard check.isClean, let manifest = check.manifest else {
+            throw CLIError("the export on \(check.medium) did not verify: nothing was imported", hint: "run keyholder verify --manifest \(check.medium) to see why")
+        }
+        let record = try importFiles(check.listedFiles, from: check.medium, report: report)
+        let listed = Dictionary(uniqueKeysWithValues: manifest.entries.map { ($0.id.text, hex($0.hash)) })
+        let changed = record.entries.filter { !$0.blake2b.isEmpty && listed[$0.id] != $0.blake2b }.map(\.id)
+        guard changed.isEmpty else {
+            throw CLIError("submission \(changed.joined(separator: ", ")) changed on the medium while it was imported: it is not the file the manifest lists",
+                           hint: "the chain was not advanced; check the medium and the machine, and import a fresh export")
+        }
+        try ExportChainStore.record(ExportChainState(after: manifest, manifestHash: check.manifestHash), archive: archive)
+        return record
+    }
+
+    /// Imports `files` of `medium` (every submission of it when nil) and saves the record.
+    private func importFiles(_ listed: [String]?, from medium: String, report: @escaping (Event) -> Void) throws(CLIError) -> ImportRecord {
         guard FileManager.default.fileExists(atPath: medium) else {
             throw CLIError("\(medium) does not exist", hint: "give the folder of the mounted medium: a copy of the daemon's spool or inbox")
         }
@@ -58,9 +83,11 @@ public final class Importer {
             throw CLIError("the archive \(archive.path) lies on the medium \(medium)",
                            hint: "keep the archive on the air-gapped machine's own disk (--archive DIR); keyholder never writes to the medium")
         }
-        let files: [String]
-        do { files = try Inbox.submissionFiles(at: medium) } catch {
-            throw CLIError("\(medium) cannot be read", hint: "give the folder of the mounted medium")
+        var files = listed ?? []
+        if listed == nil {
+            do { files = try Inbox.submissionFiles(at: medium) } catch {
+                throw CLIError("\(medium) cannot be read", hint: "give the folder of the mounted medium")
+            }
         }
         let folder = try OutputFolder(path: archive.submissionsPath, privateToOwner: true)
         var record = ImportRecord(time: Date(), medium: mediumPath, mountPoint: isMountPoint(mediumPath), entries: [])

@@ -32,6 +32,11 @@ public final class DropSigner: @unchecked Sendable {
         try record.sealed(with: key, to: recipients)
     }
 
+    /// The manifest file of an export, signed with the drop key (see ``ExportManifest``).
+    public func sign(_ manifest: ExportManifest) -> [UInt8] {
+        manifest.signed(with: key)
+    }
+
     /// Makes a new drop key file at `path`: mode 0600, `O_EXCL` (never over an existing file),
     /// synced with its folder.
     public static func create(at path: String) throws(StartupError) -> DropSigner {
@@ -90,6 +95,17 @@ public final class DropSigner: @unchecked Sendable {
         do { return DropSigner(try DropKeyFile.parse(contents)) } catch {
             throw StartupError("\(path): \(error)", hint: "give the file sealdropd drop-key made; a damaged drop key is replaced by making a new one and pinning it again")
         }
+    }
+
+    /// The drop key an export signs with: `configured`, or the spool's `drop.key`. Never made
+    /// here: a drop without a key has received nothing to export.
+    public static func forExport(configured: String?, spoolRoot: String) throws(StartupError) -> DropSigner {
+        let path = configured ?? (spoolRoot as NSString).appendingPathComponent(spoolFileName)
+        guard configured != nil || access(path, F_OK) == 0 else {
+            throw StartupError("there is no drop key in the spool (\(path))",
+                               hint: "export from the spool the daemon uses (--spool or --config), with its --drop-key if it has one")
+        }
+        return try load(from: path)
     }
 
     /// The daemon's drop key: `configured` (which must exist) or the spool's `drop.key`, made

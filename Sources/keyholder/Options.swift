@@ -36,6 +36,9 @@ struct ArchiveOptions: ParsableArguments {
     /// The archive's path.
     var archivePath: String { archive ?? Archive.defaultPath }
 
+    /// The archive's path when an archive exists there (nil before the first import).
+    var existingArchivePath: String? { Archive.exists(at: archivePath) ? archivePath : nil }
+
     /// The archive, if there is one (nil when none exists and none was named).
     func existingArchive() throws(CLIError) -> Archive? {
         guard archive != nil || Archive.exists(at: archivePath) else { return nil }

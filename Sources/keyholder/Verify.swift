@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SealDropCLISupport
+import SealDropFormat
 import SealDropKeyholder
 
 struct Verify: ParsableCommand {
@@ -19,9 +20,17 @@ struct Verify: ParsableCommand {
         Without PATH, the archive (or the --in folders) is verified; a medium can be verified \
         before it is imported.
 
+        With --manifest DIR, checks the export sealdropd export wrote to DIR as keyholder \
+        import would, without importing or decrypting anything (no key is unlocked): the \
+        manifest's signature by a pinned drop key, each listed submission's and record's size \
+        and BLAKE2b hash, files it does not list, and the chain against the last export imported \
+        into the archive. Every problem is reported on a line of its own; when all holds it \
+        prints 'manifest digest: xxxx-xxxx-…', the digest keyholder import prints too.
+
         Example:
           keyholder verify
           keyholder verify /media/usb/spool
+          keyholder verify --manifest /media/usb/export-2026-11-30
 
         \(submissionExitStatuses)
         """
@@ -33,10 +42,20 @@ struct Verify: ParsableCommand {
     @Flag(help: "Print one JSON object per line (file, id, status, key_ids, key_id, error, and the record's record, door, received, drop_key, record_error).")
     var json = false
 
+    @Option(help: ArgumentHelp("Check the export (signed manifest, files, chain) in this folder instead; nothing is imported.", valueName: "dir"))
+    var manifest: String?
+
     @Argument(help: ArgumentHelp("Submission files, inbox folders, spool roots or submission IDs.", valueName: "path"))
     var paths: [String] = []
 
+    func validate() throws {
+        if manifest != nil && (!paths.isEmpty || json) {
+            throw ValidationError("--manifest DIR checks one export folder: give no other paths, and no --json")
+        }
+    }
+
     func run() throws {
+        if let manifest { return try verifyExport(manifest) }
         var failures = 0
         try reportingErrors { () throws(CLIError) in
             let archive = try location.existingArchive()
@@ -67,6 +86,32 @@ struct Verify: ParsableCommand {
             }
         }
         if failures > 0 { throw ExitStatus.submissionFailed }
+    }
+}
+
+extension Verify {
+    /// `--manifest DIR`: the checks keyholder import makes of an export, without importing.
+    func verifyExport(_ folder: String) throws {
+        var clean = false
+        try reportingErrors { () throws(CLIError) in
+            guard ExportCheck.manifestPath(in: folder) != nil else {
+                throw CLIError("\(folder) holds no export manifest (\(ExportManifest.fileName))",
+                               hint: "give the folder sealdropd export --to DIR wrote; a medium without a manifest proves nothing about its completeness")
+            }
+            let trusted = try TrustedDrops.load(folder: keys.keyring ?? Keyring.defaultFolder)
+            var chain: [ExportChainState] = []
+            if let archivePath = location.existingArchivePath { chain = try ExportChainStore.load(archivePath: archivePath) }
+            let check = try ExportCheck.run(medium: folder, trusted: trusted, chain: chain)
+            guard check.isClean, let manifest = check.manifest else {
+                for problem in check.problems { diagnostics.report(problem) }
+                diagnostics.note("the export on \(folder) does not verify (\(check.problems.count) problem(s))")
+                return
+            }
+            printLine("\(folder): ok: export \(manifest.sequence) of drop \(manifest.dropKey.fingerprint), \(manifest.entries.count) submission(s), none missing, added or altered; \(check.verdict.map { "\($0)" } ?? "")")
+            printLine("manifest digest: \(check.digest)")
+            clean = true
+        }
+        if !clean { throw ExitStatus.submissionFailed }
     }
 }
 

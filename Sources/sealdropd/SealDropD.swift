@@ -23,17 +23,18 @@ struct SealDropD: AsyncParsableCommand {
               sealdropd check-config [--config <file>] [--<setting> <value> ...] [--torrc <file>]
               sealdropd status [--config <file>] [--<setting> <value> ...] [--json]
               sealdropd reload [--config <file>] [--<setting> <value> ...]
+              sealdropd export --to <dir> [--move] [--config <file>] [--<setting> <value> ...]
             """,
         discussion: """
             Without a command, sealdropd serves. Settings come from the built-in defaults, then \
-            --config FILE (YAML), then flags (--name VALUE or --name=VALUE); serve, address and \
-            check-config take them all. Each command's --help has an example and its exit statuses.
+            --config FILE (YAML), then flags (--name VALUE or --name=VALUE); every command but \
+            drop-key takes them all. Each command's --help has an example and its exit statuses.
 
             SETTINGS:
             \(DaemonConfiguration.Setting.allCases.map(\.helpLine).joined(separator: "\n"))
             """,
         version: SealDropVersion.line(for: "sealdropd"),
-        subcommands: [Serve.self, DropKeyCommand.self, Address.self, CheckConfig.self, Status.self, Reload.self],
+        subcommands: [Serve.self, DropKeyCommand.self, Address.self, CheckConfig.self, Status.self, Reload.self, Export.self],
         defaultSubcommand: Serve.self
     )
 }

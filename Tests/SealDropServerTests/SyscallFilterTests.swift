@@ -19,6 +19,9 @@ struct SyscallFilterTests {
           .enabled(if: Machine.canInjectFaults, "tracing needs strace and ptrace (Scripts/ensure-deps installs strace)"))
     func everyCallAllowed() async throws {
         let allowed = try Self.allowedCalls(unit: Self.unit)
+        // A call outside the filter then fails with EPERM instead of killing the daemon.
+        #expect(try String(contentsOfFile: Self.unit, encoding: .utf8).contains("\nSystemCallErrorNumber=EPERM\n"))
+        #expect(allowed.isSuperset(of: ["prlimit64", "setpriority", "mlock", "munlock"]) && allowed.isDisjoint(with: ["setuid", "chown", "capset"]))
         #expect(allowed.contains("read") && allowed.contains("openat") && !allowed.contains("reboot") && !allowed.contains("init_module"), "the filter expanded: \(allowed.count) calls")
 
         let folder = try TemporaryDirectory("sealdropd-syscalls")
