@@ -30,7 +30,7 @@ struct OperatorCommandTests {
 
     @Test("every sealdropd command's help has an example and its exit statuses; a bare sealdropd still serves (the default command)")
     func help() throws {
-        for command in ["serve", "drop-key", "address", "check-config", "status", "reload"] {
+        for command in ["serve", "drop-key", "address", "check-config", "status", "reload", "export"] {
             let help = try sealdropd([command, "--help"])
             #expect(help.status == 0, "\(command)")
             #expect(help.stdout.contains("Example:\n  sealdropd"), "\(command): \(help.stdout)")
