@@ -117,18 +117,8 @@ public struct ExportCheck {
 
     /// The size and BLAKE2b-256 of the regular file at `path`.
     private static func hashFile(_ path: String) throws(CLIError) -> (bytes: UInt64, hash: [UInt8]) {
-        var reader = try FileReader(path: path, requireRegularFile: true)
-        let hasher = BLAKE2b.Hasher(outputLength: 32)
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count: Int
-            do { count = try buffer.withUnsafeMutableBytes { try reader.readFully(into: $0) } } catch {
-                throw CLIError("cannot read \(path): \(error)")
-            }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-            if count < buffer.count { break }
-        }
-        return (reader.bytesRead, hasher.finalize())
+        let hashes = try fileHashes(path, headerBytes: 0)
+        return (hashes.bytes, hashes.whole)
     }
 
     /// The manifest file's bytes: a regular file of at most ``ExportManifest/maximumFileBytes``.

@@ -143,8 +143,9 @@ func checkRecord(_ bytes: [UInt8], of file: SubmissionFile, size: UInt64?, heade
 }
 
 /// BLAKE2b-256 of the whole file at `path` (a regular file) and of what follows its header of
-/// `headerBytes`, read once more: what a provenance record's hashes are checked against.
-public func fileHashes(_ path: String, headerBytes: Int) throws(CLIError) -> (whole: [UInt8], payload: [UInt8]) {
+/// `headerBytes`, read once more, and its size: what a provenance record's hashes (and an export
+/// manifest's entries) are checked against.
+public func fileHashes(_ path: String, headerBytes: Int) throws(CLIError) -> (whole: [UInt8], payload: [UInt8], bytes: UInt64) {
     var reader = try FileReader(path: path, requireRegularFile: true)
     let hasher = PayloadHasher(headerBytes: headerBytes, alsoWhole: true)
     var buffer = [UInt8](repeating: 0, count: 1 << 20)
@@ -157,7 +158,7 @@ public func fileHashes(_ path: String, headerBytes: Int) throws(CLIError) -> (wh
         if count < buffer.count { break }
     }
     let hashes = hasher.finalize()
-    return (hashes.whole!, hashes.payload)
+    return (hashes.whole!, hashes.payload, reader.bytesRead)
 }
 
 /// What to say about a submission's provenance on standard error, if anything: a `BAD` record

@@ -47,16 +47,16 @@ public final class Exporter {
 
     /// Opens the spool at `spoolRoot` for an export signed by `signer`, and takes the export
     /// lock (released when the exporter is).
-    public init(spoolRoot: String, signer: DropSigner) throws(ExportError) {
+    public init(spoolRoot: String, signer: DropSigner) throws(StartupError) {
         let root = openFolder(spoolRoot)
         guard root >= 0 else {
-            throw ExportError("cannot open the spool \(spoolRoot): \(errnoDescription())", hint: "give the daemon's settings (--config, or --spool DIR) and run as the daemon's user")
+            throw StartupError("cannot open the spool \(spoolRoot): \(errnoDescription())", hint: "give the daemon's settings (--config, or --spool DIR) and run as the daemon's user")
         }
         let inbox = openFolder(SpoolLayout.inboxFolderName, in: root)
         guard inbox >= 0 else {
             let text = errnoDescription()
             close(root)
-            throw ExportError("cannot open the inbox of the spool \(spoolRoot): \(text)", hint: "the daemon makes it on its first start; is this the daemon's spool?")
+            throw StartupError("cannot open the inbox of the spool \(spoolRoot): \(text)", hint: "the daemon makes it on its first start; is this the daemon's spool?")
         }
         let lock = openat(root, Self.lockFileName, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
@@ -65,8 +65,8 @@ public final class Exporter {
             if lock >= 0 { close(lock) }
             close(inbox)
             close(root)
-            throw busy ? ExportError("another sealdropd export of this spool is running", hint: "wait for it to finish, then export again")
-                       : ExportError("cannot lock \(Self.lockFileName) in \(spoolRoot): \(text)", hint: "run as the daemon's user")
+            throw busy ? StartupError("another sealdropd export of this spool is running", hint: "wait for it to finish, then export again")
+                       : StartupError("cannot lock \(Self.lockFileName) in \(spoolRoot): \(text)", hint: "run as the daemon's user")
         }
         self.spoolRoot = spoolRoot
         self.signer = signer
@@ -82,10 +82,10 @@ public final class Exporter {
     }
 
     /// The chain state the spool keeps (the last export's), nil before the first export.
-    public func chainState() throws(ExportError) -> ExportChainState? {
+    public func chainState() throws(StartupError) -> ExportChainState? {
         guard let bytes = try readWholeFile(ExportChainState.fileName, in: rootFD, limit: 4096) else { return nil }
         guard let states = ExportChainState.parseFile(String(decoding: bytes, as: UTF8.self)), states.count == 1 else {
-            throw ExportError("\(spoolRoot)/\(ExportChainState.fileName) is damaged",
+            throw StartupError("\(spoolRoot)/\(ExportChainState.fileName) is damaged",
                               hint: "it is written only by sealdropd export; restore it from the last export's manifest hash, or remove it to start a new chain at 1 (the keyholder will then report the chain going backwards)")
         }
         return states[0]
@@ -94,7 +94,7 @@ public final class Exporter {
     /// Copies the inbox's complete submissions to `destination` (made, mode 0700, if missing;
     /// refused if it already holds an export or submissions), writes the signed manifest and
     /// records the new chain state.
-    public func export(to destination: String) throws(ExportError) -> ExportResult {
+    public func export(to destination: String) throws(StartupError) -> ExportResult {
         let last = try chainState()
         let folder = try openDestination(destination)
         defer { close(folder) }
@@ -109,7 +109,7 @@ public final class Exporter {
             entries.append(ExportManifest.Entry(id: id, bytes: submission.bytes, hash: submission.hash, recordBytes: record.bytes, recordHash: record.hash))
             total += submission.bytes + record.bytes
         }
-        guard fsync(folder) == 0 else { throw ExportError("cannot sync \(destination): \(errnoDescription())", hint: "check the medium") }
+        guard fsync(folder) == 0 else { throw StartupError("cannot sync \(destination): \(errnoDescription())", hint: "check the medium") }
         let manifest = ExportManifest(dropKey: signer.publicKey, sequence: (last?.sequence ?? 0) + 1, previousHash: last?.manifestHash, entries: entries)
         let file = signer.sign(manifest)
         try writeAtomically(file, as: ExportManifest.fileName, in: folder, folderPath: destination, replacing: false)
@@ -123,7 +123,7 @@ public final class Exporter {
     /// Removes from the inbox the files `result`'s manifest lists (each `<id>.sealdrop` and
     /// `<id>.record`) that are still the files copied, then syncs the inbox. Returns how many
     /// submissions were removed, and how many were not (gone, or replaced since).
-    public func removeExported(_ result: ExportResult) throws(ExportError) -> (removed: Int, notRemoved: Int) {
+    public func removeExported(_ result: ExportResult) throws(StartupError) -> (removed: Int, notRemoved: Int) {
         var removed = 0
         for entry in result.manifest.entries {
             var all = true
@@ -138,25 +138,25 @@ public final class Exporter {
             if all { removed += 1 }
         }
         guard fsync(inboxFD) == 0 else {
-            throw ExportError("cannot sync the inbox of \(spoolRoot): \(errnoDescription())", hint: "check the disk; the removals may not be durable")
+            throw StartupError("cannot sync the inbox of \(spoolRoot): \(errnoDescription())", hint: "check the disk; the removals may not be durable")
         }
         return (removed, result.manifest.entries.count - removed)
     }
 
     /// Makes or opens the export folder, refusing a link, and a folder that already holds a
     /// manifest, submissions or records.
-    private func openDestination(_ destination: String) throws(ExportError) -> Int32 {
+    private func openDestination(_ destination: String) throws(StartupError) -> Int32 {
         if mkdir(destination, 0o700) != 0 && errno != EEXIST {
-            throw ExportError("cannot create the export folder \(destination): \(errnoDescription())", hint: "mount the medium and give a folder on it whose parent exists")
+            throw StartupError("cannot create the export folder \(destination): \(errnoDescription())", hint: "mount the medium and give a folder on it whose parent exists")
         }
         let folder = openFolder(destination)
         guard folder >= 0 else {
-            throw ExportError("cannot open the export folder \(destination): \(errnoDescription())", hint: "give a real folder (not a symbolic link) on the mounted medium")
+            throw StartupError("cannot open the export folder \(destination): \(errnoDescription())", hint: "give a real folder (not a symbolic link) on the mounted medium")
         }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: destination)) ?? []
         if names.contains(where: { $0 == ExportManifest.fileName || $0.hasSuffix("." + SpoolLayout.submissionExtension) || $0.hasSuffix("." + SpoolLayout.recordExtension) }) {
             close(folder)
-            throw ExportError("\(destination) already holds an export (a manifest, submissions or records)",
+            throw StartupError("\(destination) already holds an export (a manifest, submissions or records)",
                               hint: "export each time into a new, empty folder, e.g. \((destination as NSString).deletingLastPathComponent)/export-\(Self.today())")
         }
         return folder
@@ -164,11 +164,11 @@ public final class Exporter {
 
     /// The IDs of the inbox's complete submissions (a `.sealdrop` with its `.record`), sorted,
     /// and how many `.sealdrop` files have no record. A record alone is a commit in progress.
-    private func completePairs() throws(ExportError) -> (ids: [SubmissionID], withoutRecord: Int) {
+    private func completePairs() throws(StartupError) -> (ids: [SubmissionID], withoutRecord: Int) {
         let inboxPath = (spoolRoot as NSString).appendingPathComponent(SpoolLayout.inboxFolderName)
         let names: Set<String>
         do { names = Set(try FileManager.default.contentsOfDirectory(atPath: inboxPath)) } catch {
-            throw ExportError("cannot list the inbox \(inboxPath)", hint: "run as the daemon's user")
+            throw StartupError("cannot list the inbox \(inboxPath)", hint: "run as the daemon's user")
         }
         var ids: [SubmissionID] = [], withoutRecord = 0
         for name in names where name.hasSuffix("." + SpoolLayout.submissionExtension) {
@@ -180,7 +180,7 @@ public final class Exporter {
 
     /// Copies one submission and its record; nil if either vanished from the inbox meanwhile.
     private func copyPair(_ id: SubmissionID, to folder: Int32, destination: String,
-                          copied: inout [String: FileIdentity]) throws(ExportError) -> ((bytes: UInt64, hash: [UInt8]), (bytes: UInt64, hash: [UInt8]))? {
+                          copied: inout [String: FileIdentity]) throws(StartupError) -> ((bytes: UInt64, hash: [UInt8]), (bytes: UInt64, hash: [UInt8]))? {
         let names = [id.fileName, "\(id.text).\(SpoolLayout.recordExtension)"]
         var sources: [(fd: Int32, identity: FileIdentity)] = []
         defer { for source in sources { close(source.fd) } }
@@ -188,12 +188,12 @@ public final class Exporter {
             let fd = openat(inboxFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
             guard fd >= 0 else {
                 if errno == ENOENT { return nil }
-                throw ExportError("cannot open \(name) in the inbox: \(errnoDescription())", hint: "run as the daemon's user")
+                throw StartupError("cannot open \(name) in the inbox: \(errnoDescription())", hint: "run as the daemon's user")
             }
             var info = stat()
             guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
                 close(fd)
-                throw ExportError("\(name) in the inbox is not a regular file", hint: "the inbox holds only what the daemon wrote; check the spool")
+                throw StartupError("\(name) in the inbox is not a regular file", hint: "the inbox holds only what the daemon wrote; check the spool")
             }
             sources.append((fd, FileIdentity(info)))
         }

@@ -1,5 +1,6 @@
-/// Why the daemon refuses to start: what is wrong and what to do about it. `sealdropd` prints
-/// them as `sealdropd: error: <message>` and `sealdropd: hint: <hint>`.
+/// Why the daemon refuses to start, or one of the operator's commands (`check-config`, `reload`,
+/// `export`, …) fails: what is wrong and what to do about it. `sealdropd` prints them as
+/// `sealdropd: error: <message>` and `sealdropd: hint: <hint>`.
 public struct StartupError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What is wrong.
     public let message: String

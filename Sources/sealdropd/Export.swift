@@ -53,7 +53,7 @@ struct Export: AsyncParsableCommand {
             fail(error)
         }
         let exporter: Exporter, result: ExportResult
-        do throws(ExportError) {
+        do throws(StartupError) {
             exporter = try Exporter(spoolRoot: configuration.spool, signer: signer)
             result = try exporter.export(to: to)
         } catch {
@@ -75,10 +75,10 @@ struct Export: AsyncParsableCommand {
         note("after keyholder import has verified this medium, type the digest it printed to remove these \(count) submission(s) from the server (anything else removes nothing):")
         let typed = readLine(strippingNewline: true) ?? ""
         guard ExportManifest.digest(result.digest, matchesTyped: typed) else {
-            fail(ExportError("the digest typed does not match this export's manifest digest: nothing was removed from the inbox",
+            fail(StartupError("the digest typed does not match this export's manifest digest: nothing was removed from the inbox",
                               hint: "the export on the medium is complete; compare the digest keyholder import printed with \(result.digest), and if they differ, do not trust the medium"))
         }
-        do throws(ExportError) {
+        do throws(StartupError) {
             let (removed, notRemoved) = try exporter.removeExported(result)
             print("removed \(removed) submission\(removed == 1 ? "" : "s") from the inbox")
             if notRemoved > 0 {
@@ -92,9 +92,4 @@ struct Export: AsyncParsableCommand {
     private func note(_ text: String) {
         FileHandle.standardError.write(Data("sealdropd: \(text)\n".utf8))
     }
-}
-
-/// Prints an export error as `sealdropd: error:` and `sealdropd: hint:` lines and exits 1.
-func fail(_ error: ExportError) -> Never {
-    fail(StartupError(error.message, hint: error.hint))
 }
