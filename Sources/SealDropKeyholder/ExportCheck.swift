@@ -24,8 +24,11 @@ public struct ExportCheck {
     /// What the operator compares and types back (``ExportManifest/digest(ofHash:)``).
     public var digest: String { ExportManifest.digest(ofHash: manifestHash) }
 
-    /// Whether the export may be imported: no problem at all.
-    public var isClean: Bool { problems.isEmpty && manifest != nil && (verdict?.isAcceptable ?? false) }
+    /// Whether a gap in the chain was accepted (`acceptingGap`): the export follows a missing one.
+    public let gapAccepted: Bool
+
+    /// Whether the export may be imported: no problem at all (a gap only when accepted).
+    public var isClean: Bool { problems.isEmpty && manifest != nil && (verdict?.isAcceptable ?? false || gapAccepted) }
 
     /// The manifest's path in `medium` if it holds one (a folder `sealdropd export` wrote).
     public static func manifestPath(in medium: String) -> String? {
@@ -34,9 +37,13 @@ public struct ExportCheck {
     }
 
     /// Checks the export in `medium` against the drop keys in `trusted` and the chain states
-    /// `chain` (from ``ExportChainStore/load(archivePath:)``). Throws only when no drop key is
-    /// pinned (nothing could be verified) or the manifest cannot be read at all.
-    public static func run(medium: String, trusted: [DropPublicKey], chain: [ExportChainState]) throws(CLIError) -> ExportCheck {
+    /// `chain` (from ``ExportChainStore/load(archivePath:)``). With `acceptingGap`, an export
+    /// that follows a missing one (``ExportChainVerdict/gap(sequence:last:)``) is accepted: the
+    /// keyholder says the missing exports were lost. Nothing else in the chain is ever accepted.
+    /// Throws only when no drop key is pinned (nothing could be verified) or the manifest cannot
+    /// be read at all.
+    public static func run(medium: String, trusted: [DropPublicKey], chain: [ExportChainState],
+                           acceptingGap: Bool = false) throws(CLIError) -> ExportCheck {
         guard !trusted.isEmpty else {
             throw CLIError("no drop key is pinned here, so the export's manifest on \(medium) cannot be verified",
                            hint: "pin the drop's key once: keyholder trust-drop sealdropdrop1… (as sealdropd drop-key --show prints it on the server)")
@@ -51,27 +58,36 @@ public struct ExportCheck {
         }
         var problems: [CLIError] = []
         var verdict: ExportChainVerdict?
+        var gapAccepted = false
         if trusted.contains(manifest.dropKey) {
             let last = chain.first { $0.dropKey == manifest.dropKey }
             verdict = last?.judge(manifest, manifestHash: hash) ?? .first
-            if let verdict, !verdict.isAcceptable {
-                problems.append(CLIError("\(path): \(verdict)",
-                                         hint: "nothing was imported; import the exports of this drop in order, each once, and never a copy of an older one"))
+            if case .gap = verdict, acceptingGap {
+                gapAccepted = true
+            } else if let verdict, !verdict.isAcceptable {
+                let hint = if case .gap = verdict {
+                    "nothing was imported; import the missing export first. Only if it was lost, and nothing was removed from the server with it (--move), import this one with --accept-gap"
+                } else {
+                    "nothing was imported; import the exports of this drop in order, each once, and never a copy of an older one"
+                }
+                problems.append(CLIError("\(path): \(verdict)", hint: hint))
             }
         } else {
             problems.append(CLIError("\(path): the manifest is signed by drop key \(manifest.dropKey.fingerprint), which is not pinned here: it is not the export of a drop you trust",
                                      hint: "nothing was imported; compare with sealdropd drop-key --show on the server, and pin a new drop key only after checking it there"))
         }
         problems += filesProblems(manifest, medium: medium)
-        return ExportCheck(manifest: manifest, manifestHash: hash, verdict: verdict, medium: medium, problems: problems)
+        return ExportCheck(manifest: manifest, manifestHash: hash, verdict: verdict, medium: medium, problems: problems, gapAccepted: gapAccepted)
     }
 
-    private init(manifest: ExportManifest?, manifestHash: [UInt8], verdict: ExportChainVerdict?, medium: String, problems: [CLIError]) {
+    private init(manifest: ExportManifest?, manifestHash: [UInt8], verdict: ExportChainVerdict?, medium: String, problems: [CLIError],
+                 gapAccepted: Bool = false) {
         self.manifest = manifest
         self.manifestHash = manifestHash
         self.verdict = verdict
         self.medium = medium
         self.problems = problems
+        self.gapAccepted = gapAccepted
     }
 
     /// The paths of the submissions the manifest lists, in its order.

@@ -34,6 +34,11 @@ struct Import: ParsableCommand {
         digest the operator types back into sealdropd export --move. A medium without a manifest \
         is imported as before, with a note that nothing proves it complete.
 
+        An export that follows a missing one (export 5 after export 3) is refused: import the \
+        missing one first. Only when it was lost, and nothing was removed from the server with \
+        it (--move removes only after its digest was typed back), --accept-gap imports this one \
+        with a warning; a chain that goes backwards or forks is never accepted.
+
         Each import is recorded in the archive (imports/): when, from where, and every \
         submission found with its key IDs, size, BLAKE2b hash and outcome. 'keyholder retire' \
         reads these records before it destroys a key.
@@ -51,6 +56,9 @@ struct Import: ParsableCommand {
 
     @Option(help: ArgumentHelp("The archive folder (default ~/.sealdrop/archive); created (mode 0700) if missing.", valueName: "dir"))
     var archive: String?
+
+    @Flag(help: "Accept an export that follows a missing one (only when that export was lost).")
+    var acceptGap = false
 
     @Argument(help: ArgumentHelp("The medium's folder (a spool copy, an inbox, or a folder of .sealdrop files).", valueName: "media"))
     var medium: String
@@ -84,7 +92,8 @@ struct Import: ParsableCommand {
             let record: ImportRecord
             var digest: String?
             if ExportCheck.manifestPath(in: medium) != nil {
-                let check = try ExportCheck.run(medium: medium, trusted: ring.trustedDrops, chain: try ExportChainStore.load(archivePath: archive.path))
+                let check = try ExportCheck.run(medium: medium, trusted: ring.trustedDrops, chain: try ExportChainStore.load(archivePath: archive.path),
+                                                acceptingGap: acceptGap)
                 guard check.isClean, let manifest = check.manifest else {
                     for problem in check.problems { diagnostics.report(problem) }
                     diagnostics.note("the export on \(medium) does not verify (\(check.problems.count) problem(s)): nothing was imported, and no digest is given to remove anything from the server")
@@ -92,6 +101,9 @@ struct Import: ParsableCommand {
                     return
                 }
                 let count = manifest.entries.count
+                if check.gapAccepted, let verdict = check.verdict {
+                    diagnostics.warn("\(verdict); accepted with --accept-gap: what a lost export alone held is not on this medium")
+                }
                 diagnostics.note("export \(manifest.sequence) of drop \(manifest.dropKey.fingerprint) verified: \(count) submission(s), signed by the pinned drop key, none missing, added or altered; \(check.verdict.map { "\($0)" } ?? "")")
                 record = try importer.importExport(check, report: show)
                 digest = check.digest

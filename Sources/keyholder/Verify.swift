@@ -45,6 +45,9 @@ struct Verify: ParsableCommand {
     @Option(help: ArgumentHelp("Check the export (signed manifest, files, chain) in this folder instead; nothing is imported.", valueName: "dir"))
     var manifest: String?
 
+    @Flag(help: "With --manifest: accept an export that follows a missing one (only when that export was lost).")
+    var acceptGap = false
+
     @Argument(help: ArgumentHelp("Submission files, inbox folders, spool roots or submission IDs.", valueName: "path"))
     var paths: [String] = []
 
@@ -52,6 +55,7 @@ struct Verify: ParsableCommand {
         if manifest != nil && (!paths.isEmpty || json) {
             throw ValidationError("--manifest DIR checks one export folder: give no other paths, and no --json")
         }
+        if acceptGap && manifest == nil { throw ValidationError("--accept-gap goes with --manifest DIR") }
     }
 
     func run() throws {
@@ -101,7 +105,10 @@ extension Verify {
             let trusted = try TrustedDrops.load(folder: keys.keyring ?? Keyring.defaultFolder)
             var chain: [ExportChainState] = []
             if let archivePath = location.existingArchivePath { chain = try ExportChainStore.load(archivePath: archivePath) }
-            let check = try ExportCheck.run(medium: folder, trusted: trusted, chain: chain)
+            let check = try ExportCheck.run(medium: folder, trusted: trusted, chain: chain, acceptingGap: acceptGap)
+            if check.gapAccepted, let verdict = check.verdict {
+                diagnostics.warn("\(verdict); accepted with --accept-gap")
+            }
             guard check.isClean, let manifest = check.manifest else {
                 for problem in check.problems { diagnostics.report(problem) }
                 diagnostics.note("the export on \(folder) does not verify (\(check.problems.count) problem(s))")

@@ -225,6 +225,30 @@ struct ExportChainTests {
         #expect(rig.archived().count == 4)
     }
 
+    @Test("an export after a lost one: refused with a hint, accepted only with --accept-gap (with a warning); a chain going backwards never is")
+    func lostExport() throws {
+        let rig = try ExportRig()
+        for index in 1...3 {
+            _ = try rig.upload(1)
+            #expect(try rig.export("usb-\(index)").status == 0)
+        }
+        #expect(try rig.importMedium("usb-1").status == 0)
+        // usb-2 is lost (without --move, its submission is still on the server and in usb-3).
+        let refused = try rig.importMedium("usb-3")
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("keyholder: hint: nothing was imported; import the missing export first. Only if it was lost"), "\(refused.stderr)")
+        let verified = try rig.keyholder(["verify", "--manifest", rig.home.file("usb-3"), "--accept-gap", "--archive", rig.archive])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        #expect(verified.stderr.contains("export 2 is missing; accepted with --accept-gap"), "\(verified.stderr)")
+        let accepted = try rig.keyholder(["import", "--accept-gap", rig.home.file("usb-3")] + ["--archive", rig.archive] + rig.workspace.keyArguments())
+        #expect(accepted.status == 0, "\(accepted.stderr)")
+        #expect(accepted.stderr.contains("warning") && accepted.stderr.contains("accepted with --accept-gap"), "\(accepted.stderr)")
+        #expect(ExportRig.digest(in: accepted.stdout) != nil)
+        #expect(rig.archived().count == 3, "usb-3 held all three: nothing was moved off the server")
+        let backwards = try rig.keyholder(["import", "--accept-gap", rig.home.file("usb-1")] + ["--archive", rig.archive] + rig.workspace.keyArguments())
+        #expect(backwards.status == 1 && backwards.stderr.contains("the chain goes backwards"), "\(backwards.stderr)")
+    }
+
     @Test("--move with a wrong digest, or none, removes nothing")
     func moveWithWrongDigest() throws {
         let rig = try ExportRig()
