@@ -43,13 +43,9 @@ extension UploadPipeline {
                                  until: PartialState.coarse(now, plus: limits.partialExpiry.seconds))
         do {
             try await space.settle(reservation, fileBytes: 0, withRecord: true, spool: spool, threadPool: threadPool)
-            let spool = self.spool, reserve = (limits.freeDiskReserveBytes, limits.freeInodeReserve), warnings = space.warnings
+            let spool = self.spool, space = self.space, reserve = (limits.freeDiskReserveBytes, limits.freeInodeReserve)
             try await threadPool.runIfActive(eventLoop: eventLoop) {
-                let free = try spool.available()
-                guard free.bytes >= reserve.0, free.inodes > reserve.1 else {
-                    warnings.refused(.disk)
-                    throw UploadRefusal.diskFull
-                }
+                try space.requireReserves(try spool.available(), bytes: reserve.0, inodes: reserve.1)
                 try spool.createPartial(id, state: state, dayOf: now)
             }.get()
         } catch {

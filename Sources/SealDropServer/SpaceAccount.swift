@@ -55,6 +55,16 @@ final class SpaceAccount: Sendable {
         return overflow ? UInt64.max / blockBytes * blockBytes : sum / blockBytes * blockBytes
     }
 
+    /// Throws ``UploadRefusal/diskFull`` (and counts it in ``warnings``) unless `free` keeps the
+    /// free-space reserve and, when `inodeReserve` is given (an upload that will create a file),
+    /// more than that many inodes.
+    func requireReserves(_ free: (bytes: UInt64, inodes: UInt64), bytes byteReserve: UInt64, inodes inodeReserve: UInt64?) throws {
+        guard free.bytes >= byteReserve, inodeReserve.map({ free.inodes > $0 }) ?? true else {
+            warnings.refused(.disk)
+            throw UploadRefusal.diskFull
+        }
+    }
+
     /// Bytes stored and reserved, as far as the daemon knows (for tests and logs).
     var usedBytes: UInt64 { state.withLock { $0.storedBytes + $0.reservedBytes } }
 

@@ -146,10 +146,8 @@ public final class Upload {
     private func checkFreeSpace() async throws {
         let free: (bytes: UInt64, inodes: UInt64)
         do { free = try await sink.available() } catch { throw pipeline.refusal(for: error) }
-        guard free.bytes >= pipeline.limits.freeDiskReserveBytes else {
-            pipeline.space.warnings.refused(.disk)
-            throw UploadRefusal.diskFull
-        }
+        // The upload's file exists already: only the free-space reserve applies.
+        try pipeline.space.requireReserves(free, bytes: pipeline.limits.freeDiskReserveBytes, inodes: nil)
     }
 
     /// Moves an upload that has grown past ``FastLanes/threshold`` into a fast lane, if one is

@@ -100,12 +100,9 @@ public final class UploadPipeline: Sendable {
         let reservation = try await space.open(spool: spool, threadPool: threadPool)
         let sink: SubmissionSink
         do {
-            let spool = self.spool, reserve = (limits.freeDiskReserveBytes, limits.freeInodeReserve)
+            let spool = self.spool
             let free = try await threadPool.runIfActive(eventLoop: eventLoop) { try spool.available() }.get()
-            guard free.bytes >= reserve.0, free.inodes > reserve.1 else {
-                space.warnings.refused(.disk)
-                throw UploadRefusal.diskFull
-            }
+            try space.requireReserves(free, bytes: limits.freeDiskReserveBytes, inodes: limits.freeInodeReserve)
             sink = try await SubmissionSink.create(id: makeSubmissionID(), spool: spool, threadPool: threadPool, eventLoop: eventLoop)
         } catch {
             throw refusal(for: error)
