@@ -85,7 +85,7 @@ public final class Daemon: Sendable {
             throw StartupError("cannot write \(ReloadOutcome.fileName) in the spool \(spool.rootPath): \(error.localizedDescription)",
                                hint: "the spool must be writable by the daemon's user")
         }
-        if let ip = server.localAddress.ipAddress, !isLoopback(ip) {
+        if let ip = server.localAddress.ipAddress, !DaemonConfiguration.isLoopback(ip) {
             logger.warning("listening on a non-loopback address; run the daemon behind a Tor onion service on 127.0.0.1",
                            metadata: ["listen": "\(server.listeningDescription)"])
         }
@@ -262,9 +262,5 @@ public final class Daemon: Sendable {
         if setrlimit(resource, &limit) != 0 {
             logger.debug("could not raise the open file limit")
         }
-    }
-
-    private static func isLoopback(_ ip: String) -> Bool {
-        ip.hasPrefix("127.") || ip == "::1"
     }
 }

@@ -202,6 +202,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
         }
     }
 
+    /// Whether `host` (a name or an address) names the loopback interface.
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host.hasPrefix("127.") || host == "::1"
+    }
+
     static func listenText(_ host: String, _ port: Int) -> String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }

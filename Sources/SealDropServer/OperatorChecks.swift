@@ -90,7 +90,7 @@ extension DaemonConfiguration {
             report.problems.append(StartupError("listen and web-listen both name port \(port): the TCP protocol and the upload page need a port each",
                                                 hint: "give web-listen another port, such as 127.0.0.1:7780"))
         }
-        if !TorConfiguration.isLoopback(host) {
+        if !DaemonConfiguration.isLoopback(host) {
             report.warnings.append("listen \(Self.listenText(host, port)) is not a loopback address: sources should reach the drop only through its onion service")
         }
         if retention > .zero {
@@ -195,7 +195,7 @@ extension DaemonConfiguration {
         }
         for service in tor.services where service == drop {
             for mapping in service.ports {
-                if let host = mapping.host, !TorConfiguration.isLoopback(host) {
+                if let host = mapping.host, !DaemonConfiguration.isLoopback(host) {
                     report.problems.append(StartupError("\"\(mapping.text)\" forwards the drop's onion traffic to \(host), off this machine",
                                                         hint: "forward only to 127.0.0.1, where the daemon listens"))
                 }

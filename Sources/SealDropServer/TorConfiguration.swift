@@ -125,11 +125,6 @@ public struct TorConfiguration: Sendable, Equatable {
         return (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(cString: $0) } }.sorted()
     }
 
-    /// Whether `host` names the loopback interface.
-    static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host.hasPrefix("127.") || host == "::1"
-    }
-
     /// Whether `mapping` forwards to `host:port`.
     static func mapping(_ mapping: PortMapping, reaches host: String, port: Int) -> Bool {
         guard let target = mapping.host, mapping.port == port else { return false }
