@@ -149,7 +149,7 @@ public final class Spool: Sendable {
     @discardableResult
     public func sweepTemporaryFiles() throws(SpoolError) -> Int {
         var removed = 0
-        for (name, type) in try entries(of: tempFD, path: tempPath) where type != UInt8(DT_DIR) {
+        for (name, type) in try Self.entries(of: tempFD, path: tempPath) where type != UInt8(DT_DIR) {
             if unlinkat(tempFD, name, 0) == 0 { removed += 1 } else if errno != ENOENT {
                 throw .system(operation: "unlink", path: (tempPath as NSString).appendingPathComponent(name), errno: errno)
             }
@@ -167,7 +167,7 @@ public final class Spool: Sendable {
     public func recoverKeptUploads() throws(SpoolError) -> Int {
         var open = 0
         var changed = false
-        let names = try entries(of: partialFD, path: partialPath).filter { $0.1 != UInt8(DT_DIR) }.map(\.0)
+        let names = try Self.entries(of: partialFD, path: partialPath).filter { $0.1 != UInt8(DT_DIR) }.map(\.0)
         let records = Set(names.filter { $0.hasSuffix("." + SpoolLayout.stateExtension) })
         for name in names {
             if name.hasSuffix("." + SpoolLayout.stateExtension),
@@ -210,7 +210,7 @@ public final class Spool: Sendable {
         let limit = Int(cutoff.timeIntervalSince1970.rounded(.down))
         var removed = 0
         let suffix = "." + SpoolLayout.submissionExtension
-        for (name, _) in try entries(of: inboxFD, path: inboxPath) where name.hasSuffix(suffix) {
+        for (name, _) in try Self.entries(of: inboxFD, path: inboxPath) where name.hasSuffix(suffix) {
             var info = stat()
             guard fstatat(inboxFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0,
                   UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG), info.st_mtim.tv_sec < limit else { continue }
@@ -235,7 +235,7 @@ public final class Spool: Sendable {
         let folders = [(inboxFD, inboxPath, [SpoolLayout.submissionExtension, SpoolLayout.recordExtension]),
                        (partialFD, partialPath, [SpoolLayout.partialExtension, SpoolLayout.stateExtension])]
         for (folderFD, path, endings) in folders {
-            for (name, _) in try entries(of: folderFD, path: path) where endings.contains(where: { name.hasSuffix("." + $0) }) {
+            for (name, _) in try Self.entries(of: folderFD, path: path) where endings.contains(where: { name.hasSuffix("." + $0) }) {
                 var info = stat()
                 if fstatat(folderFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0, UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG) {
                     total += charge(UInt64(max(0, info.st_size)))
@@ -253,8 +253,8 @@ public final class Spool: Sendable {
         return (UInt64(info.f_bavail) * UInt64(info.f_frsize), UInt64(info.f_favail))
     }
 
-    /// The names and types of a folder's entries, without `.` and `..`.
-    private func entries(of folderFD: Int32, path: String) throws(SpoolError) -> [(String, UInt8)] {
+    /// The names and types of a folder's entries, without `.` and `..` (`folderFD` stays open).
+    static func entries(of folderFD: Int32, path: String) throws(SpoolError) -> [(String, UInt8)] {
         let fd = openat(folderFD, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0, let dir = fdopendir(fd) else {
             let code = errno
@@ -443,7 +443,7 @@ public final class Spool: Sendable {
 
     /// The resumable uploads' records in `partial/`, by ID; nil for a damaged one.
     public func partialStates() throws(SpoolError) -> [(id: SubmissionID, state: PartialState?)] {
-        try entries(of: partialFD, path: partialPath).compactMap { name, _ in
+        try Self.entries(of: partialFD, path: partialPath).compactMap { name, _ in
             guard name.hasSuffix("." + SpoolLayout.stateExtension),
                   let id = SubmissionID(String(name.dropLast(SpoolLayout.stateExtension.count + 1))) else { return nil }
             return (id, try? readState(of: id))

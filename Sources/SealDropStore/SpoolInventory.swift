@@ -63,23 +63,18 @@ public struct SpoolInventory: Sendable, Equatable {
 
     /// Regular files in `folder` (not following links): name, size, modification time.
     private static func files(in folder: String) throws(SpoolError) -> [(String, UInt64, Date)] {
-        guard let directory = opendir(folder) else {
+        let folderFD = systemOpen(folder, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard folderFD >= 0 else {
             if errno == ENOENT { return [] }
             if errno == EACCES { throw .permissionDenied(path: folder) }
             throw .system(operation: "open", path: folder, errno: errno)
         }
-        defer { closedir(directory) }
-        var result: [(String, UInt64, Date)] = []
-        let folderFD = dirfd(directory)
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
+        defer { systemClose(folderFD) }
+        return try Spool.entries(of: folderFD, path: folder).compactMap { name, _ in
             var info = stat()
-            guard name != ".", name != "..", fstatat(folderFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0,
-                  UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG) else { continue }
-            result.append((name, UInt64(max(0, info.st_size)), Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec))))
+            guard fstatat(folderFD, name, &info, AT_SYMLINK_NOFOLLOW) == 0,
+                  UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG) else { return nil }
+            return (name, UInt64(max(0, info.st_size)), Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec)))
         }
-        return result
     }
 }
