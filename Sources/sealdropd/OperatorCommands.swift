@@ -130,14 +130,12 @@ struct CheckConfig: AsyncParsableCommand {
     func run() async throws {
         let configuration: DaemonConfiguration
         do { configuration = try await settings.resolved() } catch { fail(error) }
-        let report = configuration.check(torrc: torrc)
-        for line in report.lines { print(line) }
-        for warning in report.warnings { print("warning: \(warning)") }
-        guard report.problems.isEmpty else {
-            for problem in report.problems {
-                FileHandle.standardError.write(Data("sealdropd: error: \(problem.message)\nsealdropd: hint: \(problem.hint)\n".utf8))
-            }
-            print("\(report.problems.count) problem(s) found")
+        let found = configuration.check(torrc: torrc)
+        for line in found.lines { print(line) }
+        for warning in found.warnings { print("warning: \(warning)") }
+        guard found.problems.isEmpty else {
+            for problem in found.problems { report(problem) }
+            print("\(found.problems.count) problem(s) found")
             throw ExitCode.failure
         }
         print("configuration ok")

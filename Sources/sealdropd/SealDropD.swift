@@ -95,8 +95,13 @@ struct DaemonSettings: ParsableArguments {
 
 /// Prints a startup error as `sealdropd: error:` and `sealdropd: hint:` lines and exits 1.
 func fail(_ error: StartupError) -> Never {
-    FileHandle.standardError.write(Data("sealdropd: error: \(error.message)\nsealdropd: hint: \(error.hint)\n".utf8))
+    report(error)
     Foundation.exit(1)
+}
+
+/// Prints an error as its `sealdropd: error:` and `sealdropd: hint:` lines on standard error.
+func report(_ error: StartupError) {
+    FileHandle.standardError.write(Data("sealdropd: error: \(error.message)\nsealdropd: hint: \(error.hint)\n".utf8))
 }
 
 /// `sealdropd serve` (the default): the daemon.
