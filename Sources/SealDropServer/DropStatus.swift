@@ -96,15 +96,9 @@ extension DaemonConfiguration {
 
     private func recipientsInForce() -> DropStatus.Recipients {
         do {
-            switch try RecipientStore.source(for: self) {
-            case .keys(let keys, let file):
-                let set = try RecipientStore(keys: keys, file: file).currentSet
-                return .init(keyIDs: set.keys.map(\.keyID.description))
-            case .signedList(let path, let signing):
-                let (list, _) = try RecipientStore.loadSignedList(path, signingKey: signing)
-                return .init(keyIDs: list.recipients.map(\.keyID.description), serial: list.serial,
-                             expires: ISO8601DateFormatter().string(from: list.expires))
-            }
+            let recipients = try configuredRecipients()
+            guard case .signedList(let list, _, _) = recipients else { return .init(keyIDs: recipients.keyIDs) }
+            return .init(keyIDs: recipients.keyIDs, serial: list.serial, expires: ISO8601DateFormatter().string(from: list.expires))
         } catch {
             return .init(keyIDs: [], problem: error.message)
         }

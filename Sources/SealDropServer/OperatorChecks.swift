@@ -1,4 +1,5 @@
 public import Foundation
+import SealDropCrypto
 public import SealDropKeys
 
 /// What `sealdropd address` and `sealdropd check-config` compute from a configuration, without
@@ -100,16 +101,40 @@ extension DaemonConfiguration {
         return report
     }
 
+    /// The recipients this configuration names, read and verified as the daemon reads them at
+    /// start (but without the spool, so a signed list's serial is not compared with the one
+    /// recorded there): what `check-config` and `status` report.
+    enum ConfiguredRecipients {
+        case keys([PublicKey], file: String?)
+        case signedList(SignedRecipients, path: String, signingKey: SigningPublicKey)
+
+        /// The key IDs, in order.
+        var keyIDs: [String] {
+            switch self {
+            case .keys(let keys, _): keys.map(\.keyID.description)
+            case .signedList(let list, _, _): list.recipients.map(\.keyID.description)
+            }
+        }
+    }
+
+    func configuredRecipients() throws(StartupError) -> ConfiguredRecipients {
+        switch try RecipientStore.source(for: self) {
+        case .keys(let keys, let file):
+            return .keys(try RecipientStore(keys: keys, file: file).currentSet.keys, file: file)
+        case .signedList(let path, let signing):
+            return .signedList(try RecipientStore.loadSignedList(path, signingKey: signing).0, path: path, signingKey: signing)
+        }
+    }
+
     private func checkRecipients(into report: inout CheckReport, now: Date) {
         do {
-            switch try RecipientStore.source(for: self) {
+            let recipients = try configuredRecipients()
+            switch recipients {
             case .keys(let keys, let file):
-                let set = try RecipientStore(keys: keys, file: file).currentSet
-                report.lines.append("recipients: \(set.keys.count) key(s), key ID \(set.keys.map(\.keyID.description).joined(separator: ", "))\(file.map { " (with \($0))" } ?? "")")
+                report.lines.append("recipients: \(keys.count) key(s), key ID \(recipients.keyIDs.joined(separator: ", "))\(file.map { " (with \($0))" } ?? "")")
                 report.warnings.append("no signed recipients list: sources' clients cannot verify the keys served, and sealdropd address refuses to make an address")
-            case .signedList(let path, let signing):
-                let (list, _) = try RecipientStore.loadSignedList(path, signingKey: signing)
-                report.lines.append("recipients: signed list \(path), serial \(list.serial), \(list.recipients.count) key(s), key ID \(list.recipients.map(\.keyID.description).joined(separator: ", ")), signed by \(signing.fingerprint)")
+            case .signedList(let list, let path, let signing):
+                report.lines.append("recipients: signed list \(path), serial \(list.serial), \(list.recipients.count) key(s), key ID \(recipients.keyIDs.joined(separator: ", ")), signed by \(signing.fingerprint)")
                 report.lines.append("recipients list expires: \(ISO8601DateFormatter().string(from: list.expires))")
                 if let warning = SignedRecipients.expiryWarning(expires: list.expires, at: now) {
                     if now >= list.expires {
