@@ -212,3 +212,32 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer targets (Tests/Fuzz), one per parser of untrusted bytes, only when SEALDROP_FUZZ is
+// set: libFuzzer provides their main, so an ordinary build could not link them. Scripts/fuzz
+// builds them with `--sanitize fuzzer --sanitize address -Xswiftc -parse-as-library` in
+// `.build-fuzz` and runs each.
+if Context.environment["SEALDROP_FUZZ"] != nil {
+    package.targets.append(.target(name: "FuzzSupport", path: "Tests/Fuzz/FuzzSupport"))
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzRequests", ["SealDropWire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
+        ("FuzzUploadForm", ["SealDropWeb", .product(name: "NIOCore", package: "swift-nio")]),
+        ("FuzzEnvelopeHeader", ["SealDropFormat"]),
+        ("FuzzMetadata", ["SealDropFormat"]),
+        ("FuzzProvenance", ["SealDropFormat"]),
+        ("FuzzEnvelope", ["SealDropFormat", "SealDropKeys", "SealDropCrypto"]),
+        ("FuzzKeyFiles", ["SealDropKeys", "SealDropCrypto"]),
+        ("FuzzKeyText", ["SealDropKeys", "SealDropCrypto"]),
+        ("FuzzDropAddress", ["SealDropKeys"]),
+        ("FuzzSignedRecipients", ["SealDropKeys", "SealDropCrypto"]),
+        ("FuzzRecipients", ["SealDropKeys"]),
+        ("FuzzExportManifest", ["SealDropFormat"]),
+        ("FuzzSendState", ["SealDropClient"]),
+        ("FuzzKeyholderRecords", ["SealDropKeyholder"]),
+        ("FuzzDaemonFiles", ["SealDropServer"]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(.executableTarget(name: name, dependencies: ["FuzzSupport"] + dependencies, path: "Tests/Fuzz/\(name)"))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

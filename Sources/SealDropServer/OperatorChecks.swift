@@ -29,8 +29,7 @@ extension DaemonConfiguration {
         let host: DropAddress.Host, port: Int
         switch (onionHostnameFile, publicHost) {
         case (let file?, nil):
-            guard let data = FileManager.default.contents(atPath: file), data.count < 1024,
-                  let name = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines) else {
+            guard let name = readTextFile(file, limit: 1024)?.trimmingCharacters(in: .whitespacesAndNewlines) else {
                 throw StartupError("cannot read the onion service's hostname file \(file)", hint: "give Tor's HiddenServiceDir/hostname (readable by this user)")
             }
             do { host = try DropAddress.Host(name: name) } catch {

@@ -41,8 +41,7 @@ public struct ReloadOutcome: Sendable, Equatable {
     /// caught half-written: the whole text ends with its line feed).
     public static func read(spoolRoot root: String) -> ReloadOutcome? {
         let path = (root as NSString).appendingPathComponent(fileName)
-        guard let data = FileManager.default.contents(atPath: path), data.count < 64 * 1024,
-              let text = String(data: data, encoding: .utf8), text.hasSuffix("\n") else { return nil }
+        guard let text = readTextFile(path, limit: 64 * 1024), text.hasSuffix("\n") else { return nil }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.count >= 2, lines[0].hasPrefix("pid "), let pid = Int32(lines[0].dropFirst(4)),
               lines[1].hasPrefix("reload ") else { return nil }
