@@ -215,13 +215,17 @@ let package = Package(
 
 // libFuzzer targets (Tests/Fuzz), one per parser of untrusted bytes, only when SEALDROP_FUZZ is
 // set: libFuzzer provides their main, so an ordinary build could not link them. Scripts/fuzz
-// builds them with `--sanitize fuzzer --sanitize address -Xswiftc -parse-as-library` in
+// builds them with `--sanitize fuzzer --sanitize address -Xswiftc -sanitize=fuzzer,address
+// -Xswiftc -parse-as-library` in
 // `.build-fuzz` and runs each.
 if Context.environment["SEALDROP_FUZZ"] != nil {
     package.targets.append(.target(name: "FuzzSupport", path: "Tests/Fuzz/FuzzSupport"))
     let fuzzTargets: [(String, [Target.Dependency])] = [
         ("FuzzRequests", ["SealDropWire", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio")]),
         ("FuzzUploadForm", ["SealDropWeb", .product(name: "NIOCore", package: "swift-nio")]),
+        ("FuzzWebFrontDoor", ["SealDropWeb", "SealDropServer", .product(name: "NIOCore", package: "swift-nio"),
+                              .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                              .product(name: "NIOHTTPTypes", package: "swift-nio-extras")]),
         ("FuzzEnvelopeHeader", ["SealDropFormat"]),
         ("FuzzMetadata", ["SealDropFormat"]),
         ("FuzzProvenance", ["SealDropFormat"]),

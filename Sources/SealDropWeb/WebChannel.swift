@@ -44,21 +44,27 @@ public struct WebChannel: ServerChildChannel {
         let limits = responder.limits
         return channel.eventLoop.makeCompletedFuture {
             let (asyncChannel, control) = try ConnectionControl<HTTPRequestPart>.configure(channel, limits: limits, replies: HTTPResponsePart.self) { sync in
-                var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-                decoderLimits.maxHeaderFieldSize = limits.maxHeaderLineBytes
-                decoderLimits.maxHeaderFieldCount = limits.maxHeaderLines
-                decoderLimits.maxHeaderListSize = limits.maxHeaderLineBytes * limits.maxHeaderLines
-                try sync.configureHTTPServerPipeline(
-                    withPipeliningAssistance: false,
-                    withErrorHandling: false,
-                    withOutboundHeaderValidation: false,
-                    withEncoderConfiguration: .init(),
-                    withDecoderLimitConfiguration: decoderLimits
-                )
-                try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                try Self.addHTTPFraming(to: sync, limits: limits)
             }
             return WebConnection(asyncChannel: asyncChannel, control: control)
         }
+    }
+
+    /// Adds NIO's HTTP/1 decoder and encoder, with the daemon's head limits, and the conversion
+    /// to HTTP types: the handlers that turn a connection's bytes into ``HTTPRequestPart``s.
+    static func addHTTPFraming(to sync: ChannelPipeline.SynchronousOperations, limits: ServerLimits) throws {
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = limits.maxHeaderLineBytes
+        decoderLimits.maxHeaderFieldCount = limits.maxHeaderLines
+        decoderLimits.maxHeaderListSize = limits.maxHeaderLineBytes * limits.maxHeaderLines
+        try sync.configureHTTPServerPipeline(
+            withPipeliningAssistance: false,
+            withErrorHandling: false,
+            withOutboundHeaderValidation: false,
+            withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: decoderLimits
+        )
+        try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
     }
 
     public func handle(value connection: WebConnection, logger: Logger) async {
