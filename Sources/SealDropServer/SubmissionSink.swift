@@ -57,12 +57,17 @@ final class SubmissionSink {
 
         var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[..<count]) }
 
-        /// Appends `byteCount` bytes that `fill` writes in place; a buffer that must grow is
-        /// sized for a batch of `batchBytes` and a sealed chunk beyond it, so it grows at most
-        /// once per batch size.
+        /// Appends `byteCount` bytes that `fill` writes in place. A large batch (a fast lane's)
+        /// is sized at once for `batchBytes` and a sealed chunk beyond it, so it grows at most
+        /// once. A small one grows with what it holds (doubling, at least to what is needed):
+        /// a batch that waits long before it fills (the envelope's first few KiB until a slow
+        /// upload's first chunk is sealed, a `SEALED` body that trickles in) holds only about
+        /// what it has received, not a full batch for each of hundreds of slow connections.
         func append(byteCount: Int, batchBytes: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) {
             if count + byteCount > storage.count {
-                let capacity = max(batchBytes + Layout.fullChunkByteCount, count + byteCount)
+                let full = batchBytes + Layout.fullChunkByteCount
+                let target = batchBytes > SubmissionSink.smallBatchBytes ? full : min(full, max(2 * storage.count, 16 * 1024))
+                let capacity = max(target, count + byteCount)
                 let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 4096)
                 if count > 0 { grown.copyMemory(from: bytes) }
                 storage.deallocate()
