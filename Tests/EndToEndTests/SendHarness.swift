@@ -79,22 +79,7 @@ func sendCommand(_ arguments: [String], stdin: Data? = nil, environment: [String
     merged["SEALDROP_PROXY"] = nil
     for (name, value) in environment { merged[name] = value }
     let command = wrapper + [TestBinaries.path("sealdrop")] + arguments
-    return try runProcess(command[0], Array(command.dropFirst()), stdin: stdin, environment: merged)
-}
-
-/// A loopback port nothing listens on now (bound, then released).
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else { throw TestSupportError.commandFailed("no free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    return try runProcess(command[0], Array(command.dropFirst()), stdin: stdin, environment: SealDropTestSupport.environment(merged, under: wrapper))
 }
 
 /// Waits until something accepts connections on a loopback port.
@@ -253,8 +238,13 @@ final class WireRecorder {
 final class FakeDrop: @unchecked Sendable {
     let port: Int
     private let listener: Int32
-    private let lock = NSLock()
-    private var requests: [Data] = []
+    /// What arrived, shared with the accepting thread (which must not hold the drop itself, or
+    /// the drop could never be released and its listener closed).
+    private final class Received: @unchecked Sendable {
+        let lock = NSLock()
+        var requests: [Data] = []
+    }
+    private let store = Received()
 
     init(reply: Data) throws {
         listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -270,7 +260,7 @@ final class FakeDrop: @unchecked Sendable {
         }
         guard ok else { throw TestSupportError.commandFailed("fake drop: \(String(cString: strerror(errno)))") }
         port = Int(UInt16(bigEndian: address.sin_port))
-        Thread { [self] in
+        Thread { [store] in
             while true {
                 let connection = accept(listener, nil, nil)
                 if connection < 0 { return }
@@ -282,14 +272,14 @@ final class FakeDrop: @unchecked Sendable {
                     if n <= 0 { break }
                     request.append(contentsOf: buffer[..<n])
                 }
-                lock.lock(); requests.append(request); lock.unlock()
+                store.lock.lock(); store.requests.append(request); store.lock.unlock()
                 _ = reply.withUnsafeBytes { write(connection, $0.baseAddress, $0.count) }
                 shutdown(connection, Int32(SHUT_WR))
                 // Whatever else arrives is recorded too.
                 while true {
                     let n = read(connection, &buffer, buffer.count)
                     if n <= 0 { break }
-                    lock.lock(); requests[requests.count - 1].append(contentsOf: buffer[..<n]); lock.unlock()
+                    store.lock.lock(); store.requests[store.requests.count - 1].append(contentsOf: buffer[..<n]); store.lock.unlock()
                 }
                 close(connection)
             }
@@ -299,7 +289,7 @@ final class FakeDrop: @unchecked Sendable {
     deinit { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
 
     /// What each connection sent.
-    var received: [Data] { lock.lock(); defer { lock.unlock() }; return requests }
+    var received: [Data] { store.lock.lock(); defer { store.lock.unlock() }; return store.requests }
 }
 
 /// Whether `haystack` contains `needle` as a contiguous run.

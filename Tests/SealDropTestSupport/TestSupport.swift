@@ -1,6 +1,9 @@
 public import Foundation
 import SealDropCrypto
 import SealDropKeys
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where `swift build` put the products: the folder that holds the test bundle.
 public enum TestBinaries {
@@ -122,4 +125,35 @@ public enum TestSupportError: Error, CustomStringConvertible {
 /// Random bytes for test inputs (not secret).
 public func testBytes(count: Int) -> [UInt8] {
     randomBytes(count: count)
+}
+
+/// A loopback port nothing listens on now (bound, then released).
+public func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw TestSupportError.commandFailed("no free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// The sanitizer the tests and the binaries they start were built with (`Scripts/test
+/// --sanitize` sets `SEALDROP_SANITIZER`), or nil. A few properties cannot be seen under one: a
+/// sanitizer's allocator and shadow memory stand in for the program's resident memory, its
+/// interceptors make `mlock` a no-op, and it needs terabytes of address space for its shadow.
+public let activeSanitizer: String? = ProcessInfo.processInfo.environment["SEALDROP_SANITIZER"]
+
+/// The environment for a program that `wrapper` starts: under the address sanitizer and strace,
+/// without LeakSanitizer, which stops the process with ptrace at exit and cannot while strace
+/// traces it.
+public func environment(_ environment: [String: String], under wrapper: [String]) -> [String: String] {
+    guard wrapper.first?.hasSuffix("strace") == true, let options = environment["ASAN_OPTIONS"] else { return environment }
+    var adjusted = environment
+    adjusted["ASAN_OPTIONS"] = options + ":detect_leaks=0"
+    return adjusted
 }

@@ -28,4 +28,8 @@ enum Machine {
     /// Running the daemon as an unprivileged user needs root, setpriv (util-linux) and the user
     /// `sealdrop-test` (Scripts/test creates it).
     static var hasUnprivilegedUser: Bool { unprivilegedUser() != nil }
+
+    /// Whether the daemon's resident memory is its own: not under a sanitizer, whose allocator,
+    /// quarantine and shadow memory would be measured instead. The plain run checks memory.
+    static let measuresRealMemory = activeSanitizer == nil
 }
