@@ -54,8 +54,25 @@ public func recordDecoder() -> JSONDecoder {
     let decoder = JSONDecoder()
     decoder.dateDecodingStrategy = .custom { decoder in
         let text = try decoder.singleValueContainer().decode(String.self)
-        if let date = preciseDateFormatter().date(from: text) ?? ISO8601DateFormatter().date(from: text) { return date }
+        if isRecordTime(text), let date = preciseDateFormatter().date(from: text) ?? ISO8601DateFormatter().date(from: text) { return date }
         throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 time: \(text)"))
     }
     return decoder
+}
+
+/// Whether `text` has the shape of the times records hold: `2026-11-30T18:31:11Z`, with at most
+/// nine digits of fractional seconds, in UTC. Checked before `ISO8601DateFormatter` sees it: ICU's
+/// parser behind it dies with SIGFPE on a fraction of a hundred digits (found by
+/// FuzzKeyholderRecords; `Tests/Fuzz/Regressions/FuzzKeyholderRecords`).
+func isRecordTime(_ text: String) -> Bool {
+    let bytes = Array(text.utf8)
+    let shape = Array("0000-00-00T00:00:00".utf8)
+    guard bytes.count >= shape.count + 1, bytes.count <= shape.count + 11, bytes.last == UInt8(ascii: "Z") else { return false }
+    let isDigit = { (byte: UInt8) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+    for (byte, expected) in zip(bytes, shape) where expected == UInt8(ascii: "0") ? !isDigit(byte) : byte != expected {
+        return false
+    }
+    let fraction = bytes[shape.count..<(bytes.count - 1)]
+    guard let point = fraction.first else { return true }
+    return point == UInt8(ascii: ".") && (2...10).contains(fraction.count) && fraction.dropFirst().allSatisfy(isDigit)
 }

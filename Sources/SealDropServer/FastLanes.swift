@@ -1,5 +1,5 @@
+import NIOConcurrencyHelpers
 package import NIOCore
-import Synchronization
 
 /// A few uploads at a time may stream in large pieces: reads of up to 256 KiB, 1 MiB write
 /// batches and 32 MiB quota steps instead of 32 KiB, 64 KiB and 4 MiB. That costs about 3 MiB per
@@ -28,7 +28,7 @@ package final class FastLanes: Sendable {
     }
 
     private let count: Int
-    private let inUse = Mutex(0)
+    private let inUse = NIOLockedValueBox(0)
 
     init(count: Int = FastLanes.defaultCount) {
         self.count = count
@@ -36,7 +36,7 @@ package final class FastLanes: Sendable {
 
     /// Takes a lane if one is free.
     func enter() -> Bool {
-        inUse.withLock { used in
+        inUse.withLockedValue { used in
             guard used < count else { return false }
             used += 1
             return true
@@ -45,6 +45,6 @@ package final class FastLanes: Sendable {
 
     /// Gives back a lane taken with ``enter()``.
     func leave() {
-        inUse.withLock { $0 -= 1 }
+        inUse.withLockedValue { $0 -= 1 }
     }
 }

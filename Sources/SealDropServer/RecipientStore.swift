@@ -1,9 +1,9 @@
+import NIOConcurrencyHelpers
 public import Foundation
 public import Logging
 public import SealDropCrypto
 import SealDropFormat
 import SealDropKeys
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -63,9 +63,9 @@ public final class RecipientStore: Sendable {
     public let source: Source
     /// How to load the source again.
     private let loader: Loader
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
     /// Held for a whole reload, so that SIGHUP and the file check never load at the same time.
-    private let reloading = Mutex(())
+    private let reloading = NIOLockedValueBox(())
 
     private enum Loader {
         case keys(fixed: [PublicKey], file: String?)
@@ -95,7 +95,7 @@ public final class RecipientStore: Sendable {
         source = .keys(fixed, file: file)
         let fileKeys = try file.map { path throws(StartupError) in try Self.loadFile(path) } ?? []
         loader = .keys(fixed: fixed, file: file)
-        state = Mutex(State(set: try Self.plainSet(fixed, fileKeys), stamp: file.map(FileStamp.init(path:)), accepted: nil))
+        state = NIOLockedValueBox(State(set: try Self.plainSet(fixed, fileKeys), stamp: file.map(FileStamp.init(path:)), accepted: nil))
     }
 
     /// Loads a signed recipients list, checking its serial against `serialRecord` (kept in the
@@ -108,7 +108,7 @@ public final class RecipientStore: Sendable {
         source = .signedList(file: file, signingKey: signingKey)
         let (set, accepted) = try Self.acceptSignedList(file, signingKey: signingKey, after: try serialRecord.read(), recordIn: serialRecord)
         loader = .signedList(file: file, signingKey: signingKey, record: serialRecord)
-        state = Mutex(State(set: set, stamp: FileStamp(path: file), accepted: accepted))
+        state = NIOLockedValueBox(State(set: set, stamp: FileStamp(path: file), accepted: accepted))
     }
 
     /// Where the recipients of `configuration` come from. A signed list is the only source
@@ -142,10 +142,10 @@ public final class RecipientStore: Sendable {
     }
 
     /// The recipients now in force.
-    public var current: [PublicKey] { state.withLock { $0.set.keys } }
+    public var current: [PublicKey] { state.withLockedValue { $0.set.keys } }
 
     /// The recipients now in force, with the document `KEYS` serves.
-    public var currentSet: RecipientSet { state.withLock { $0.set } }
+    public var currentSet: RecipientSet { state.withLockedValue { $0.set } }
 
     /// The file that is re-read on reload (the recipients file or the signed list), if any.
     public var watchedFile: String? { source.file }
@@ -155,15 +155,15 @@ public final class RecipientStore: Sendable {
     /// logged, and the error is returned.
     @discardableResult
     public func reload(logger: Logger) -> StartupError? {
-        reloading.withLock { _ in reloadNow(logger: logger) }
+        reloading.withLockedValue { _ in reloadNow(logger: logger) }
     }
 
     /// Reloads if the watched file's identity, size, modification or change time differs from
     /// when it was last read (loaded or refused). Cheap: one `stat`. Returns the refusal, if any.
     @discardableResult
     public func reloadIfChanged(logger: Logger) -> StartupError? {
-        reloading.withLock { _ in
-            guard let file = watchedFile, FileStamp(path: file) != state.withLock({ $0.stamp }) else { return nil }
+        reloading.withLockedValue { _ in
+            guard let file = watchedFile, FileStamp(path: file) != state.withLockedValue({ $0.stamp }) else { return nil }
             logger.info("recipients file changed; reloading", metadata: ["recipients.file": "\(file)"])
             return reloadNow(logger: logger)
         }
@@ -179,18 +179,18 @@ public final class RecipientStore: Sendable {
             switch loader {
             case .keys(let fixed, _):
                 let set = try Self.plainSet(fixed, try Self.loadFile(file))
-                state.withLock { $0 = State(set: set, stamp: stamp, accepted: nil) }
+                state.withLockedValue { $0 = State(set: set, stamp: stamp, accepted: nil) }
                 logger.info("recipients reloaded", metadata: set.logMetadata)
             case .signedList(_, let signingKey, let record):
-                let (set, accepted) = try Self.acceptSignedList(file, signingKey: signingKey, after: state.withLock { $0.accepted },
+                let (set, accepted) = try Self.acceptSignedList(file, signingKey: signingKey, after: state.withLockedValue { $0.accepted },
                                                                 recordIn: record)
-                state.withLock { $0 = State(set: set, stamp: stamp, accepted: accepted) }
+                state.withLockedValue { $0 = State(set: set, stamp: stamp, accepted: accepted) }
                 logger.info("recipients reloaded", metadata: set.logMetadata)
                 set.logExpiry(logger)
             }
             return nil
         } catch {
-            state.withLock { $0.stamp = stamp }
+            state.withLockedValue { $0.stamp = stamp }
             let what = source.isSigned ? "signed recipients list" : "recipients file"
             logger.error("\(what) refused; keeping the previous recipients", metadata: [
                 "error": "\(error.message)", "recipients.file": "\(file)",

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Foundation
 import NIOCore
 import SealDropCrypto
@@ -32,13 +33,13 @@ final class ResumableUploads: Sendable {
         var lastProgress: ContinuousClock.Instant
     }
 
-    private let entries = Mutex<[SubmissionID: Entry]>([:])
-    private let openCount: Atomic<Int>
+    private let entries = NIOLockedValueBox<[SubmissionID: Entry]>([:])
+    private let openCount: Synchronization.Atomic<Int>
     private let started = ContinuousClock.now
 
     /// Starts with `open` uploads open (those the spool kept).
     init(open: Int) {
-        openCount = Atomic(open)
+        openCount = Synchronization.Atomic(open)
     }
 
     /// Resumable uploads open now.
@@ -65,7 +66,7 @@ final class ResumableUploads: Sendable {
     func claim(_ id: SubmissionID, interrupt: @escaping @Sendable () -> Void, eventLoop: any EventLoop) async -> Claim {
         let claim = Claim(id: id, interrupt: interrupt, eventLoop: eventLoop)
         while true {
-            let holder: Claim? = entries.withLock { entries in
+            let holder: Claim? = entries.withLockedValue { entries in
                 var entry = entries[id] ?? Entry(lastProgress: started)
                 if let holder = entry.holder { return holder }
                 entry.holder = claim
@@ -80,7 +81,7 @@ final class ResumableUploads: Sendable {
 
     /// Takes `id` only if no connection holds it (the sweeper never interrupts a writer).
     func tryClaim(_ id: SubmissionID, eventLoop: any EventLoop) -> Claim? {
-        entries.withLock { entries in
+        entries.withLockedValue { entries in
             var entry = entries[id] ?? Entry(lastProgress: started)
             guard entry.holder == nil else { return nil }
             let claim = Claim(id: id, interrupt: {}, eventLoop: eventLoop)
@@ -92,7 +93,7 @@ final class ResumableUploads: Sendable {
 
     /// Lets go of an upload; a connection waiting for it goes on.
     func release(_ claim: Claim) {
-        entries.withLock { entries in
+        entries.withLockedValue { entries in
             if entries[claim.id]?.holder === claim { entries[claim.id]?.holder = nil }
         }
         claim.released.succeed(())
@@ -100,7 +101,7 @@ final class ResumableUploads: Sendable {
 
     /// The upload made durable progress now.
     func noteProgress(_ id: SubmissionID) {
-        entries.withLock { entries in
+        entries.withLockedValue { entries in
             var entry = entries[id] ?? Entry(lastProgress: started)
             entry.lastProgress = .now
             entries[id] = entry
@@ -110,12 +111,12 @@ final class ResumableUploads: Sendable {
     /// How long the upload has gone without durable progress (since the daemon started, if it
     /// made none since).
     func idleTime(_ id: SubmissionID) -> Duration {
-        ContinuousClock.now - entries.withLock { $0[id]?.lastProgress ?? started }
+        ContinuousClock.now - entries.withLockedValue { $0[id]?.lastProgress ?? started }
     }
 
     /// Forgets an upload that is gone for good; its holder must have released it.
     func forget(_ id: SubmissionID) {
-        entries.withLock { entries in
+        entries.withLockedValue { entries in
             if entries[id]?.holder == nil { entries[id] = nil }
         }
     }

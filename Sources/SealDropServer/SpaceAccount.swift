@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOPosix
 import SealDropFormat
 import SealDropStore
@@ -29,7 +30,7 @@ final class SpaceAccount: Sendable {
     let quota: UInt64
     /// Where refusals for a full quota or disk are counted and logged.
     let warnings: SpaceWarnings
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
     /// How far ahead of its produced bytes an upload reserves.
     static let step: UInt64 = 4 << 20
     /// The file system block the charge rounds to.
@@ -42,7 +43,7 @@ final class SpaceAccount: Sendable {
     init(quota: UInt64, storedBytes: UInt64, warnings: SpaceWarnings) {
         self.quota = quota
         self.warnings = warnings
-        state = Mutex(State(storedBytes: storedBytes, lastScan: .now))
+        state = NIOLockedValueBox(State(storedBytes: storedBytes, lastScan: .now))
     }
 
     /// What a stored file of `bytes` bytes costs against the quota.
@@ -66,7 +67,7 @@ final class SpaceAccount: Sendable {
     }
 
     /// Bytes stored and reserved, as far as the daemon knows (for tests and logs).
-    var usedBytes: UInt64 { state.withLock { $0.storedBytes + $0.reservedBytes } }
+    var usedBytes: UInt64 { state.withLockedValue { $0.storedBytes + $0.reservedBytes } }
 
     // (Untyped `async throws` here: Swift 6.3's optimiser crashes splitting a caller that
     // awaits an async function with typed throws.)
@@ -83,7 +84,7 @@ final class SpaceAccount: Sendable {
     /// its `durableBytes`: that charge moves from stored to reserved.
     func resume(durableBytes: UInt64) -> Reservation {
         let charge = Self.charge(forFileBytes: durableBytes)
-        state.withLock { state in
+        state.withLockedValue { state in
             state.storedBytes -= min(state.storedBytes, charge)
             state.reservedBytes += charge
         }
@@ -121,13 +122,13 @@ final class SpaceAccount: Sendable {
         let charge = Self.charge(forFileBytes: bytes) + (withRecord ? Self.recordCharge : 0)
         let current = reservation.bytes
         if charge > current, evenOverQuota {
-            state.withLock { $0.reservedBytes += charge - current }
+            state.withLockedValue { $0.reservedBytes += charge - current }
             reservation.grew(by: charge - current)
         } else if charge > current {
             let got = try await reserve(atLeast: charge - current, atMost: charge - current, spool: spool, threadPool: threadPool)
             reservation.grew(by: got)
         } else if charge < current {
-            state.withLock { $0.reservedBytes -= current - charge }
+            state.withLockedValue { $0.reservedBytes -= current - charge }
             reservation.shrank(by: current - charge)
         }
     }
@@ -137,13 +138,13 @@ final class SpaceAccount: Sendable {
     /// a rescan of the spool, at most once a second).
     private func reserve(atLeast must: UInt64, atMost want: UInt64, spool: Spool, threadPool: NIOThreadPool) async throws -> UInt64 {
         if let got = tryReserve(atLeast: must, atMost: want) { return got }
-        let mayRescan = state.withLock { state in
+        let mayRescan = state.withLockedValue { state in
             guard ContinuousClock.now - state.lastScan >= .seconds(1) else { return false }
             state.lastScan = .now
             return true
         }
         if mayRescan, let scanned = try? await threadPool.runIfActive({ try spool.storedCharge(Self.charge(forFileBytes:)) }) {
-            state.withLock { $0.storedBytes = scanned }
+            state.withLockedValue { $0.storedBytes = scanned }
             if let got = tryReserve(atLeast: must, atMost: want) { return got }
         }
         warnings.refused(.quota)
@@ -151,7 +152,7 @@ final class SpaceAccount: Sendable {
     }
 
     private func tryReserve(atLeast must: UInt64, atMost want: UInt64) -> UInt64? {
-        state.withLock { state in
+        state.withLockedValue { state in
             let (total, overflow) = state.storedBytes.addingReportingOverflow(state.reservedBytes)
             guard !overflow, total <= quota else { return nil }
             let room = quota - total
@@ -163,7 +164,7 @@ final class SpaceAccount: Sendable {
     }
 
     fileprivate func release(_ bytes: UInt64, stored: Bool) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.reservedBytes -= bytes
             if stored { state.storedBytes += bytes }
         }
@@ -173,13 +174,13 @@ final class SpaceAccount: Sendable {
 /// One upload's share of the quota, grown as it writes. Released when it is dropped unless it
 /// was stored (committed or kept).
 final class Reservation: Sendable {
-    private let reserved: Atomic<UInt64>
+    private let reserved: Synchronization.Atomic<UInt64>
     private let account: SpaceAccount
-    private let settled = Atomic(false)
+    private let settled = Synchronization.Atomic(false)
 
     fileprivate init(account: SpaceAccount, bytes: UInt64) {
         self.account = account
-        reserved = Atomic(bytes)
+        reserved = Synchronization.Atomic(bytes)
     }
 
     /// Bytes reserved so far.

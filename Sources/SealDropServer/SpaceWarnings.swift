@@ -1,5 +1,5 @@
+import NIOConcurrencyHelpers
 public import Logging
-import Synchronization
 
 /// Says when the spool is full. Sources that meet a full spool get `ERR quota` or `ERR
 /// disk-full` (or the page's 507), which the operator would not see at the default log level:
@@ -27,7 +27,7 @@ package final class SpaceWarnings: Sendable {
         var lastLine: ContinuousClock.Instant?
     }
 
-    private let tallies = Mutex([Tally](repeating: Tally(), count: Kind.allCases.count))
+    private let tallies = NIOLockedValueBox([Tally](repeating: Tally(), count: Kind.allCases.count))
     private let interval: Duration
     private let logger: Logger
 
@@ -40,7 +40,7 @@ package final class SpaceWarnings: Sendable {
     /// Counts one upload refused because `kind` ran out, and logs the count when a line is due.
     package func refused(_ kind: Kind) {
         let now = ContinuousClock.now
-        let due: Int? = tallies.withLock { tallies in
+        let due: Int? = tallies.withLockedValue { tallies in
             tallies[kind.rawValue].unreported += 1
             if let last = tallies[kind.rawValue].lastLine, now - last < interval { return nil }
             tallies[kind.rawValue].lastLine = now

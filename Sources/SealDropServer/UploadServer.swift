@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 public import Logging
 public import NIOCore
 public import NIOPosix
@@ -18,7 +19,7 @@ public final class UploadServer: Service, Sendable {
     private let serverChannel: NIOAsyncChannel<Connection, Never>
     private let handler: RequestHandler
     /// Set once the server stops accepting (graceful shutdown or cancellation).
-    private let stopping = Atomic(false)
+    private let stopping = Synchronization.Atomic(false)
     /// Connections being served, counted together for every front door.
     package let tracker: ConnectionTracker
     /// The limits every front door enforces.
@@ -197,20 +198,20 @@ package final class ConnectionTracker: Sendable {
 
     private let limit: Int
     private let refusalLimit: Int
-    private let counts = Mutex(Counts())
+    private let counts = NIOLockedValueBox(Counts())
 
     init(limit: Int, refusalLimit: Int) {
         self.limit = limit
         self.refusalLimit = refusalLimit
     }
 
-    var active: Int { counts.withLock { $0.active } }
-    var refusing: Int { counts.withLock { $0.refusing } }
+    var active: Int { counts.withLockedValue { $0.active } }
+    var refusing: Int { counts.withLockedValue { $0.refusing } }
 
     /// Serve it if under the limit; else refuse it with `ERR busy` while few refusals are under
     /// way; else just close it (a flood must not tie up the daemon in polite refusals).
     package func admit() -> Admission {
-        counts.withLock { counts in
+        counts.withLockedValue { counts in
             if counts.active < limit {
                 counts.active += 1
                 return .serve
@@ -224,7 +225,7 @@ package final class ConnectionTracker: Sendable {
     }
 
     package func leave(_ admission: Admission) {
-        counts.withLock { counts in
+        counts.withLockedValue { counts in
             switch admission {
             case .serve: counts.active -= 1
             case .refuse: counts.refusing -= 1
