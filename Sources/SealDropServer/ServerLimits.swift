@@ -58,7 +58,9 @@ public struct ServerLimits: Sendable, Hashable {
     public var partialIdleLimit: Duration = .seconds(24 * 3600)
     /// While an `APPEND` runs, its data is synced and its durable offset recorded each time
     /// this many more bytes have been written (and always when its connection ends), so that
-    /// after a crash at most this much is sent again. 8 MiB, not configurable.
+    /// after a crash about this much is sent again: this, plus what was received but not yet
+    /// written (up to three 1 MiB batches in a fast lane) and what the kernel still buffered.
+    /// 8 MiB, not configurable.
     public static let partialSyncInterval: UInt64 = 8 << 20
 
     /// The defaults.
