@@ -33,6 +33,7 @@ struct SOCKSAuthenticationTests {
     @Test("offers username/password only, logs in, then sends a domain-name CONNECT and passes data through")
     func fullHandshake() throws {
         let channel = try channel()
+        defer { _ = try? channel.finish() }  // an open channel and its handlers hold each other
         #expect(try written(channel) == [5, 1, 2])
         try feed(channel, [5, 2])
         #expect(try written(channel) == [1, 6] + Array("user-1".utf8) + [2] + Array("pw".utf8))
@@ -52,6 +53,7 @@ struct SOCKSAuthenticationTests {
     @Test("replies split across reads are put together")
     func splitReads() throws {
         let channel = try channel()
+        defer { _ = try? channel.finish() }  // an open channel and its handlers hold each other
         _ = try written(channel)
         try feed(channel, [5])
         #expect(try written(channel).isEmpty)
@@ -71,6 +73,7 @@ struct SOCKSAuthenticationTests {
     ])
     func refusals(reply: [UInt8], expected: SOCKSAuthenticationError) throws {
         let channel = try channel()
+        defer { _ = try? channel.finish() }  // an open channel and its handlers hold each other
         _ = try written(channel)
         #expect(throws: expected) { try feed(channel, reply) }
         #expect(!channel.isActive)
@@ -79,6 +82,7 @@ struct SOCKSAuthenticationTests {
     @Test("a CONNECT the proxy refuses reaches the caller as NIOSOCKS' error with the reply code")
     func connectRefused() throws {
         let channel = try channel()
+        defer { _ = try? channel.finish() }  // an open channel and its handlers hold each other
         _ = try written(channel)
         try feed(channel, [5, 2])
         try feed(channel, [1, 0])

@@ -14,6 +14,7 @@ struct HeadLimitTests {
         let chunkSize = 1024
 
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(RequestDecoder(limits: limits)))
+        defer { _ = try? channel.finish() }  // an open channel and its handlers hold each other
         var fed = 0
         var refusal: ProtocolError?
         for chunk in Split.fixed(prefix + flood, size: chunkSize) {
@@ -61,6 +62,7 @@ struct HeadLimitTests {
             ([UInt8](repeating: 0x61, count: limit) + "\r\n".bytes, limit + 2),  // a's without ':' complete: bad-header
         ] {
             let channel = EmbeddedChannel(handler: ByteToMessageHandler(RequestDecoder(limits: limits)))
+            defer { _ = try? channel.finish() }  // an open channel and its handlers hold each other
             try channel.writeInbound(ByteBuffer(bytes: requestLine))
             var fed = 0
             var refusal: ProtocolError?

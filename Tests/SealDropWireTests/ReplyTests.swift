@@ -70,6 +70,7 @@ struct ReplyTests {
     @Test("ReplyEncoder writes the same bytes in a pipeline")
     func encoder() throws {
         let channel = EmbeddedChannel(handler: MessageToByteHandler(ReplyEncoder()))
+        defer { _ = try? channel.finish() }  // an open channel and its handlers hold each other
         try channel.writeOutbound(Reply.error(.truncated, ErrorCode.truncated.defaultReason))
         let written = try channel.readOutbound(as: ByteBuffer.self)
         #expect(written.map { String(buffer: $0) } == "ERR truncated connection closed before the request was complete\n")

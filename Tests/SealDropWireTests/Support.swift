@@ -88,6 +88,7 @@ func decodeThroughChannel(
     close: Bool = true
 ) throws -> (outcome: Outcome, finishedClean: Bool?) {
     let channel = EmbeddedChannel(handler: ByteToMessageHandler(RequestDecoder(limits: limits)))
+    defer { _ = try? channel.finish() }  // an open channel and its handlers hold each other
     var outcome = Outcome()
     func drain() throws {
         while let part = try channel.readInbound(as: RequestPart.self) {
