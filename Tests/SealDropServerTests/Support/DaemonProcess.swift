@@ -23,11 +23,7 @@ final class DaemonProcess: Sendable {
             process.executableURL = URL(fileURLWithPath: wrapper[0])
             process.arguments = Array(wrapper.dropFirst()) + [Self.binary] + arguments
         }
-        if let environment {
-            process.environment = SealDropTestSupport.environment(environment, under: wrapper)
-        } else if !wrapper.isEmpty {
-            process.environment = SealDropTestSupport.environment(ProcessInfo.processInfo.environment, under: wrapper)
-        }
+        process.environment = SealDropTestSupport.environment(environment ?? ProcessInfo.processInfo.environment, under: wrapper)
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
